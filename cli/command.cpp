@@ -1,0 +1,27 @@
+#include "command.h"
+
+#include <cstdio>
+
+namespace wg::cli {
+
+int ExitCodeFor(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kUsage:
+    case ErrorCode::kMalformed:
+    case ErrorCode::kUnsupported:
+      return kExitUsage;
+    case ErrorCode::kUnsafe:
+    case ErrorCode::kMismatch:
+      return kExitCheckFailed;
+    case ErrorCode::kIo:
+      return kExitIo;
+  }
+  return kExitUsage;
+}
+
+int ReportError(const Error& e) {
+  std::fprintf(stderr, "weightgate: error: %s\n", e.ToString().c_str());
+  return ExitCodeFor(e);
+}
+
+}  // namespace wg::cli

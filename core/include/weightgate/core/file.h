@@ -1,0 +1,111 @@
+// File access: one seam for every write, memory maps for every read.
+//
+// All output in weightgate goes through FileSystem so that tests can inject faults
+// (ENOSPC, short writes, a crash between write and rename) at any write of any verb.
+// Inputs are memory-mapped read-only: parsers see a bounded byte span and never a
+// length they have not checked against it.
+//
+// Thread safety: FileSystem::Default() is safe to use from any thread. A WritableFile,
+// AtomicFile or MappedFile object is used from one thread at a time; the bytes of a
+// MappedFile may be read from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "weightgate/core/error.h"
+
+namespace wg {
+
+using Bytes = std::span<const uint8_t>;
+
+// A file open for appending. Writes are buffered; Sync() flushes and fsyncs.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(Bytes data) = 0;
+  virtual Status Sync() = 0;
+  virtual Status Close() = 0;
+  // Bytes appended so far.
+  virtual uint64_t Size() const = 0;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  // The real file system. Tests may swap it with SetDefaultForTesting.
+  static FileSystem& Default();
+  static void SetDefaultForTesting(FileSystem* fs);  // nullptr restores the real one
+
+  // Creates a new file; fails if it exists.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  // fsyncs a directory so that a rename inside it survives a crash.
+  virtual Status SyncDir(const std::string& dir) = 0;
+  virtual Status CreateDir(const std::string& dir) = 0;
+};
+
+// A file that appears at its final path complete or not at all. Bytes go to a
+// temporary name in the same directory; Commit() fsyncs and renames it into place.
+// Destroying an uncommitted AtomicFile removes the temporary file.
+class AtomicFile {
+ public:
+  static Result<std::unique_ptr<AtomicFile>> Create(const std::string& final_path,
+                                                    FileSystem& fs = FileSystem::Default());
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  Status Append(Bytes data);
+  Status Append(std::string_view text);
+  Status AppendZeros(uint64_t n);
+  uint64_t Size() const { return file_->Size(); }
+  const std::string& path() const { return final_path_; }
+  Status Commit();
+
+ private:
+  AtomicFile(FileSystem& fs, std::string final_path, std::string temp_path,
+             std::unique_ptr<WritableFile> file);
+  FileSystem& fs_;
+  std::string final_path_;
+  std::string temp_path_;
+  std::unique_ptr<WritableFile> file_;
+  bool committed_ = false;
+};
+
+// A read-only memory map of a whole file.
+class MappedFile {
+ public:
+  static Result<std::shared_ptr<MappedFile>> Open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  Bytes bytes() const { return {data_, size_}; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  // Tells the kernel the range has been consumed so its pages leave this process's
+  // resident set: streaming over a 100 GB file keeps RSS flat. The bytes stay readable.
+  void Release(uint64_t offset, uint64_t length) const;
+  // Hints that the range will be read soon, sequentially.
+  void WillNeed(uint64_t offset, uint64_t length) const;
+
+ private:
+  MappedFile(std::string path, const uint8_t* data, uint64_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+  std::string path_;
+  const uint8_t* data_;
+  uint64_t size_;
+};
+
+// Reads a small whole file (JSON index, config) into memory, refusing anything over max_bytes.
+Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes = 64 << 20);
+// Writes a small file atomically.
+Status WriteFileAtomically(const std::string& path, std::string_view content,
+                           FileSystem& fs = FileSystem::Default());
+
+}  // namespace wg

@@ -1,0 +1,46 @@
+// Helpers shared by the C++ tests: paths to the shared test data, scratch folders,
+// and running the weightgate binary as a user would.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace wg::test {
+
+// ../shared/testdata/<rel>
+std::string TestData(const std::string& rel);
+// A path under the source tree (examples/models/...).
+std::string SourcePath(const std::string& rel);
+
+// A fresh folder removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::vector<uint8_t> ReadAll(const std::string& path);
+void WriteAll(const std::string& path, const std::vector<uint8_t>& bytes);
+void WriteText(const std::string& path, const std::string& text);
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs build/bin/weightgate with args (no shell; arguments passed as-is).
+CliResult RunCli(const std::vector<std::string>& args);
+
+// The folder has no entries (used to prove a failed verb left nothing behind).
+bool DirIsEmpty(const std::filesystem::path& dir);
+
+}  // namespace wg::test
