@@ -24,11 +24,17 @@ Result<std::string> SafetensorsDTypeName(DType t);  // Unsupported for quantized
 
 // Reads one .safetensors file. metadata is {"__metadata__": {...}} when present.
 Result<TensorCatalog> ReadSafetensors(const std::string& path);
-// Reads a sharded checkpoint from its index file; tensors come in weight_map order of
-// shards; every shard is validated and every tensor must be in the shard the index names.
+// Reads a sharded checkpoint from its index file. Shards are read once each, in file-name
+// order (model-00001-of-N first), and their tensors listed shard by shard in file order;
+// every shard is validated, every tensor must be in the shard the index names, and every
+// shard tensor must be in the index. Shard names are confined to the index's folder.
+// metadata: {"metadata": index metadata, "__metadata__": the shards' common map} (or
+// "shard_metadata": {shard: map} when the shards' maps differ).
 Result<TensorCatalog> ReadSafetensorsIndex(const std::string& index_path);
 
 // Writes `tensors` to `path` atomically. metadata becomes __metadata__ (omitted if empty).
+// The bytes equal the reference writer's for the same input, except that the reference
+// orders several metadata keys at random and we sort them.
 Status WriteSafetensors(const std::string& path, const std::map<std::string, std::string>& metadata,
                         std::vector<TensorWriteSpec> tensors);
 
