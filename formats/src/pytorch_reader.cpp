@@ -25,11 +25,24 @@ constexpr uint64_t kMaxVisits = 10'000'000;
 constexpr int kMaxDepth = 100;
 constexpr size_t kMaxInlineBytes = 256;  // bytes values shown in metadata as hex up to this
 
+// A file that is not a zip is refused without being unpickled. The scanner (which
+// executes nothing) tells a malicious pickle, refused as unsafe by the import it
+// would make, from a legacy checkpoint or a file that is no pickle at all.
 Error NotAZip(const std::string& path, Bytes head) {
-  const bool pickle = !head.empty() && head[0] == 0x80;
+  Result<PickleScan> scan = ScanPickles(path);
+  if (scan.ok()) {
+    for (const PickleGlobal& g : scan->globals) {
+      if (g.safe) continue;
+      return Error::Unsafe("a bare pickle that imports '" + g.module + "." + g.name + "' (" +
+                           g.severity +
+                           "), not a torch.save zip checkpoint; weightgate never unpickles it")
+          .File(path)
+          .Offset(g.offset);
+    }
+  }
   const bool legacy =
       head.size() >= 4 && head[0] == 0x80 && head[1] == 0x02 && head[2] == 0x8a && head[3] == 0x0a;
-  if (legacy || pickle)
+  if (legacy || scan.ok())
     return Error::Unsupported(
                std::string(legacy ? "legacy (pre-1.6) torch.save format"
                                   : "a bare pickle, not a torch.save zip checkpoint") +
