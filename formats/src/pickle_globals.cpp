@@ -69,7 +69,10 @@ constexpr AllowedGlobal kAllowed[] = {
 };
 
 // picklescan's _unsafe_globals and modelscan's unsafe_globals (CRITICAL and HIGH),
-// merged. A module listed with no names is dangerous as a whole, submodules included.
+// merged, plus a few imports of the same power those lists lack (importlib,
+// _posixsubprocess, http.client as Python 3's httplib, torch.hub.load, builtins
+// setattr/delattr/globals). A module listed with no names is dangerous as a whole,
+// submodules included.
 struct DangerousEntry {
   std::string_view module;
   std::array<std::string_view, 16> names;  // empty: the whole module

@@ -350,17 +350,15 @@ Result<TensorCatalog> ReadPyTorch(const std::string& path) {
   WG_ASSIGN_OR_RETURN(zip::ZipArchive zip, zip::ZipArchive::Open(file));
   WG_ASSIGN_OR_RETURN(std::string prefix, ArchivePrefix(zip));
 
-  const std::string pkl_name = prefix + "/data.pkl";
-  const zip::Entry* pkl = zip.Find(pkl_name);
-  if (!pkl) {
-    const bool torchscript = zip.Find(prefix + "/constants.pkl") != nullptr;
-    return Error(torchscript ? ErrorCode::kUnsupported : ErrorCode::kMalformed,
-                 torchscript ? "a TorchScript archive (torch.jit.save), not a torch.save checkpoint"
-                             : "not a torch.save checkpoint: no " + pkl_name)
-        .File(path);
-  }
+  // TorchScript archives (torch.jit.save) also hold a data.pkl, but theirs names the
+  // classes of compiled code, not a dict of tensors.
   if (zip.Find(prefix + "/constants.pkl"))
     return Error::Unsupported("a TorchScript archive (torch.jit.save), not a torch.save checkpoint")
+        .File(path);
+  const std::string pkl_name = prefix + "/data.pkl";
+  const zip::Entry* pkl = zip.Find(pkl_name);
+  if (!pkl)
+    return Error::Malformed("not a torch.save checkpoint: no " + pkl_name + " in the archive")
         .File(path);
   if (const zip::Entry* order = zip.Find(prefix + "/byteorder")) {
     WG_ASSIGN_OR_RETURN(std::vector<uint8_t> text, zip.ReadSmall(*order, 64));
