@@ -12,13 +12,13 @@
 #include <filesystem>
 #include <set>
 
+#include "pieces.h"
 #include "weightgate/core/hash.h"
 #include "weightgate/package/oci_layout.h"
 
 namespace wg::oci {
 namespace {
 
-constexpr uint64_t kChunk = 8 << 20;
 constexpr uint64_t kMaxSmallFile = 16 << 20;  // index.json, oci-layout
 
 std::string BlobName(const std::string& digest) {
@@ -332,15 +332,12 @@ Status LayoutReader::Stream(const Descriptor& d, const BlobSink& sink, Progress*
                             const std::string& what) const {
   WG_ASSIGN_OR_RETURN(BlobData b, Blob(d, what));
   auto hasher = Hasher::Create(HashAlgo::kSha256);
-  for (uint64_t off = 0; off < b.size; off += kChunk) {
-    uint64_t n = std::min(kChunk, b.size - off);
-    b.file->WillNeed(b.offset + off + n, kChunk);
-    Bytes chunk = b.file->bytes().subspan(b.offset + off, n);
-    hasher->Update(chunk);
-    WG_TRY(sink(chunk));
-    if (progress) progress->Add(n);
-    b.file->Release(b.offset + off, n);
-  }
+  WG_TRY(internal::ForEachPiece(*b.file, b.offset, b.size, [&](Bytes piece) -> Status {
+    hasher->Update(piece);
+    WG_TRY(sink(piece));
+    if (progress) progress->Add(piece.size());
+    return Ok();
+  }));
   std::string actual = hasher->Finish().Prefixed();
   if (actual != d.digest)
     return Error::Mismatch("blob content does not match its digest (tampered or corrupt)")

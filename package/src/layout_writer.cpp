@@ -27,14 +27,15 @@
 #include <random>
 #include <set>
 
+#include "pieces.h"
 #include "weightgate/core/hash.h"
 #include "weightgate/package/oci_layout.h"
+#include "write_behind.h"
 
 namespace wg::oci {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr uint64_t kChunk = 8 << 20;
 constexpr uint64_t kBlock = 512;
 
 std::string TempSibling(const std::string& final_path, const char* tag) {
@@ -115,19 +116,15 @@ Status CheckFinish(uint64_t size, uint64_t written, const std::string& expected,
   return Ok();
 }
 
-// Bytes from a source file, mapped; hashed and handed to `write` chunk by chunk.
+// Bytes from a source file, mapped; hashed and handed to `write` piece by piece.
 Status CopyHashing(const MappedFile& src, Hasher* h, Progress* progress,
                    const std::function<Status(Bytes)>& write) {
-  for (uint64_t off = 0; off < src.size(); off += kChunk) {
-    uint64_t n = std::min(kChunk, src.size() - off);
-    src.WillNeed(off + n, kChunk);
-    Bytes chunk = src.bytes().subspan(off, n);
-    if (h) h->Update(chunk);
-    if (write) WG_TRY(write(chunk));
-    if (progress) progress->Add(n);
-    src.Release(off, n);
-  }
-  return Ok();
+  return internal::ForEachPiece(src, 0, src.size(), [&](Bytes piece) -> Status {
+    if (h) h->Update(piece);
+    if (write) WG_TRY(write(piece));
+    if (progress) progress->Add(piece.size());
+    return Ok();
+  });
 }
 
 // ---- folder ----
@@ -156,6 +153,7 @@ class FolderBlobWriter final : public BlobWriter {
           .Expected(std::to_string(size_) + " bytes");
     hasher_->Update(data);
     WG_TRY(WriteAllAt(fd_, data.data(), data.size(), written_, tmp_));
+    wb_.Written(written_, data.size());
     written_ += data.size();
     return Ok();
   }
@@ -171,6 +169,7 @@ class FolderBlobWriter final : public BlobWriter {
   std::unique_ptr<Hasher> hasher_;
   uint64_t written_ = 0;
   bool done_ = false;
+  internal::WriteBehind wb_{fd_};
 };
 
 class FolderWriter final : public LayoutWriter {
@@ -217,8 +216,10 @@ class FolderWriter final : public LayoutWriter {
         s = Error::Io("source changed while it was cloned").File(src);
     } else {
       uint64_t at = 0;
+      internal::WriteBehind wb(fd);
       s = CopyHashing(*map, h.get(), progress, [&](Bytes b) -> Status {
         WG_TRY(WriteAllAt(fd, b.data(), b.size(), at, tmp));
+        wb.Written(at, b.size());
         at += b.size();
         return Ok();
       });
@@ -379,6 +380,7 @@ class TarWriter final : public LayoutWriter {
     w->fd_ = ::open(w->tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd_ < 0) return Error::FromErrno("cannot create", w->tmp_);
     if (::fchmod(w->fd_, 0644) != 0) return Error::FromErrno("chmod", w->tmp_);
+    w->wb_ = std::make_unique<internal::WriteBehind>(w->fd_);
     WG_TRY(w->SmallEntry(std::string(kOciLayoutFile), kOciLayoutContent));
     WG_TRY(w->DirEntry("blobs/"));
     WG_TRY(w->DirEntry("blobs/sha256/"));
@@ -441,6 +443,7 @@ class TarWriter final : public LayoutWriter {
   Status BlobData(Bytes data) {
     Status s = WriteAllAt(fd_, data.data(), data.size(), pos_, tmp_);
     if (!s.ok()) broken_ = true;
+    wb_->Written(pos_, data.size());
     pos_ += data.size();
     return s;
   }
@@ -513,6 +516,7 @@ class TarWriter final : public LayoutWriter {
   bool broken_ = false;
   bool committed_ = false;
   std::set<std::string> written_;
+  std::unique_ptr<internal::WriteBehind> wb_;
 };
 
 TarBlobWriter::~TarBlobWriter() {

@@ -15,6 +15,7 @@
 
 #include "package_internal.h"
 #include "weightgate/core/progress.h"
+#include "write_behind.h"
 
 namespace wg::package {
 namespace {
@@ -141,8 +142,17 @@ Result<UnpackResult> Unpack(const std::string& package, const UnpackOptions& opt
     }
     int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return Error::FromErrno("cannot create", dest.string());
+    oci::internal::WriteBehind wb(fd);
+    uint64_t at = 0;
     Status s = reader->Stream(
-        p.d, [&](Bytes b) { return WriteAll(fd, b, dest.string()); }, &progress, p.what);
+        p.d,
+        [&](Bytes b) -> Status {
+          WG_TRY(WriteAll(fd, b, dest.string()));
+          wb.Written(at, b.size());
+          at += b.size();
+          return Ok();
+        },
+        &progress, p.what);
     if (s.ok() && ::fchmod(fd, 0644) != 0) s = Error::FromErrno("chmod", dest.string());
     if (s.ok() && ::fsync(fd) != 0) s = Error::FromErrno("fsync", dest.string());
     ::close(fd);
