@@ -6,46 +6,10 @@
 #include <filesystem>
 #include <system_error>
 
-#include "weightgate/core/file.h"
-#include "weightgate/core/thread_pool.h"
+#include "weightgate/core/hash_files.h"
 
 namespace wg::signing {
 namespace fs = std::filesystem;
-namespace {
-
-struct Range {
-  const ModelFile* file;
-  uint64_t start;
-  uint64_t end;  // exclusive
-  bool whole_file;
-};
-
-// Streams [start, end) of one file through a hasher in slices, dropping each slice
-// from the resident set once hashed so RSS stays flat however large the model is.
-Result<Digest> HashRange(const Range& r, HashAlgo algo) {
-  auto hasher = Hasher::Create(algo);
-  if (!hasher)
-    return Error::Unsupported("this build has no " + std::string(HashAlgoName(algo)) + " engine")
-        .File(r.file->path);
-  WG_ASSIGN_OR_RETURN(auto mf, MappedFile::Open(r.file->path));
-  uint64_t end = r.whole_file ? mf->size() : r.end;
-  if (mf->size() < end)
-    return Error::Io("file shrank while it was being hashed")
-        .File(r.file->path)
-        .Expected(std::to_string(end) + " bytes")
-        .Found(std::to_string(mf->size()));
-  constexpr uint64_t kSlice = 16 << 20;
-  for (uint64_t off = r.start; off < end; off += kSlice) {
-    uint64_t n = std::min(kSlice, end - off);
-    mf->WillNeed(off, n);
-    hasher->Update(mf->bytes().subspan(off, n));
-    mf->Release(off, n);
-  }
-  return hasher->Finish();
-}
-
-}  // namespace
-
 const std::vector<std::string>& GitIgnorePaths() {
   static const std::vector<std::string> kPaths = {".git", ".gitattributes", ".github",
                                                   ".gitignore"};
@@ -113,20 +77,22 @@ Result<ModelManifest> HashModelFiles(std::string model_name, const std::vector<M
                                      const Serialization& serialization) {
   if (serialization.method == SerializationMethod::kShards && serialization.shard_size == 0)
     return Error::Usage("shard size must be positive").Field("shard_size");
-  std::vector<Range> ranges;
+  // Whole files are hashed to their end as found at hashing time; shards are cut from the
+  // size seen while listing, and HashFileRanges refuses a shard past a file's current end.
+  std::vector<FileRange> ranges;
+  std::vector<const ModelFile*> owner;
   for (const auto& f : files) {
     if (serialization.method == SerializationMethod::kFiles) {
-      ranges.push_back({&f, 0, f.size, true});
+      ranges.push_back({f.path, 0, UINT64_MAX});
+      owner.push_back(&f);
       continue;
     }
-    for (uint64_t start = 0; start < f.size; start += serialization.shard_size)
-      ranges.push_back({&f, start, std::min(f.size, start + serialization.shard_size), false});
+    for (uint64_t start = 0; start < f.size; start += serialization.shard_size) {
+      ranges.push_back({f.path, start, std::min(f.size - start, serialization.shard_size)});
+      owner.push_back(&f);
+    }
   }
-  std::vector<Digest> digests(ranges.size());
-  WG_TRY(ThreadPool::Shared().ParallelFor(ranges.size(), [&](size_t i) -> Status {
-    WG_ASSIGN_OR_RETURN(digests[i], HashRange(ranges[i], serialization.hash));
-    return Ok();
-  }));
+  WG_ASSIGN_OR_RETURN(std::vector<Digest> digests, HashFileRanges(ranges, serialization.hash));
 
   ModelManifest m;
   m.model_name = std::move(model_name);
@@ -134,12 +100,12 @@ Result<ModelManifest> HashModelFiles(std::string model_name, const std::vector<M
   std::string algorithm = serialization.ResourceAlgorithm();
   m.resources.reserve(ranges.size());
   for (size_t i = 0; i < ranges.size(); ++i) {
-    WG_ASSIGN_OR_RETURN(std::string path, NormaliseResourcePath(ranges[i].file->name));
+    WG_ASSIGN_OR_RETURN(std::string path, NormaliseResourcePath(owner[i]->name));
     Resource r;
     r.path = std::move(path);
     r.is_shard = serialization.method == SerializationMethod::kShards;
-    r.start = r.is_shard ? ranges[i].start : 0;
-    r.end = r.is_shard ? ranges[i].end : 0;
+    r.start = r.is_shard ? ranges[i].offset : 0;
+    r.end = r.is_shard ? ranges[i].offset + ranges[i].length : 0;
     r.algorithm = algorithm;
     r.digest.assign(digests[i].bytes.begin(), digests[i].bytes.end());
     m.resources.push_back(std::move(r));
