@@ -14,7 +14,8 @@ void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run) {
     std::string passphrase_file;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("keygen", "Generate an EC key pair for signing (NAME.key, NAME.pub)");
+  auto* cmd =
+      app.add_subcommand("keygen", "Generate an EC key pair for signing (NAME.key, NAME.pub)");
   cmd->footer(
       "Writes NAME.key (PKCS#8 PEM, mode 0600, AES-256 encrypted with --passphrase-file) and\n"
       "NAME.pub (SubjectPublicKeyInfo PEM). OMS allows P-256 (signs with SHA-256), P-384\n"

@@ -37,7 +37,8 @@ void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "Examples:\n"
       "  weightgate sign models/llama --key release.key\n"
       "  weightgate sign models/llama --key leaf.key --cert leaf.pem --chain intermediate.pem\n"
-      "  weightgate sign models/llama --key release.key --serialization shards --shard-size 1000000000\n\n"
+      "  weightgate sign models/llama --key release.key --serialization shards --shard-size "
+      "1000000000\n\n"
       "Exit codes: 0 ok, 1 refused content (symlink, special file), 2 usage or malformed input,\n"
       "8 I/O error.");
   cmd->add_option("path", o->path, "Model folder")->required();
@@ -91,8 +92,9 @@ void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run) {
         }
       }
       signing::FolderSignOptions opts;
-      opts.serialization.method = o->serialization == "shards" ? signing::SerializationMethod::kShards
-                                                               : signing::SerializationMethod::kFiles;
+      opts.serialization.method = o->serialization == "shards"
+                                      ? signing::SerializationMethod::kShards
+                                      : signing::SerializationMethod::kFiles;
       opts.serialization.hash = *HashAlgoFromName(o->hash);
       opts.serialization.shard_size = o->shard_size;
       opts.serialization.ignore_paths = ModelRelativeIgnores(o->path, o->ignore_paths);
@@ -101,12 +103,13 @@ void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run) {
       auto m = signing::SignModelFolder(o->path, signer, opts);
       if (!m.ok()) return ReportError(m.error());
       if (!global.quiet) {
-        std::string sig = o->out.empty() ? (fs::path(o->path) / signing::kDefaultSignatureName).string()
-                                         : o->out;
-        std::printf("signed %zu resources of %s (%s, %s) -> %s\n", m->resources.size(),
-                    m->model_name.c_str(), std::string(signing::SerializationMethodName(
-                                               opts.serialization.method)).c_str(),
-                    o->hash.c_str(), sig.c_str());
+        std::string sig =
+            o->out.empty() ? (fs::path(o->path) / signing::kDefaultSignatureName).string() : o->out;
+        std::printf(
+            "signed %zu resources of %s (%s, %s) -> %s\n", m->resources.size(),
+            m->model_name.c_str(),
+            std::string(signing::SerializationMethodName(opts.serialization.method)).c_str(),
+            o->hash.c_str(), sig.c_str());
       }
       return int(kExitOk);
     };

@@ -87,7 +87,8 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
         return ReportErrorSplittingMalformed(e);
       };
       if (o->pub.empty() && o->trust_roots.empty())
-        return fail(Error::Usage("verify needs a trusted key or CA").Expected("--pub KEY or --trust-root CA.pem"));
+        return fail(Error::Usage("verify needs a trusted key or CA")
+                        .Expected("--pub KEY or --trust-root CA.pem"));
 
       std::optional<signing::EcKey> key;
       signing::TrustPolicy trust;

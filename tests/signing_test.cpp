@@ -36,7 +36,9 @@ void MakeModel(const fs::path& dst) {
   WriteText((dst / "extra" / "empty.bin").string(), "");
 }
 
-EcKey Key(Curve c = Curve::kP256) { return std::move(*EcKey::Generate(c)); }
+EcKey Key(Curve c = Curve::kP256) {
+  return EcKey::Generate(c).value();
+}
 
 TEST(Manifest, NamesAndOrderFollowModelSigning) {
   EXPECT_TRUE(PathLess("a/b", "a b"));  // component-wise: "a" < "a b"
@@ -60,7 +62,8 @@ TEST(Bundle, Base64AndPae) {
   EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
   EXPECT_FALSE(Base64Decode("Zm9=YmFy").ok());
   EXPECT_FALSE(Base64Decode("Zm9vYmF").ok());
-  EXPECT_EQ(Pae("application/vnd.in-toto+json", "{}"), "DSSEv1 28 application/vnd.in-toto+json 2 {}");
+  EXPECT_EQ(Pae("application/vnd.in-toto+json", "{}"),
+            "DSSEv1 28 application/vnd.in-toto+json 2 {}");
 }
 
 TEST(Keys, CurvesHintsAndPassphrases) {
@@ -111,8 +114,9 @@ struct Ca {
   X509* cert;
 };
 
-X509* MakeCert(const std::string& cn, const EcKey& subject_key, X509* issuer, const EcKey& issuer_key,
-               bool ca, bool may_sign, long not_before_days, long not_after_days) {
+X509* MakeCert(const std::string& cn, const EcKey& subject_key, X509* issuer,
+               const EcKey& issuer_key, bool ca, bool may_sign, long not_before_days,
+               long not_after_days) {
   X509* x = X509_new();
   X509_set_version(x, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x), std::random_device{}() & 0x7fffffff);
@@ -120,8 +124,8 @@ X509* MakeCert(const std::string& cn, const EcKey& subject_key, X509* issuer, co
   X509_gmtime_adj(X509_getm_notAfter(x), not_after_days * 86400);
   X509_set_pubkey(x, subject_key.pkey());
   X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, issuer ? issuer : x, x, nullptr, nullptr, 0);
@@ -157,7 +161,8 @@ TEST(Certificates, ChainValidityAndKeyUsage) {
   X509* expired = MakeCert("expired signer", leaf_key, inter, int_key, false, true, -30, -1);
   X509* no_sign = MakeCert("encipher only", leaf_key, inter, int_key, false, false, -1, 30);
   EcKey other_root_key = Key();
-  X509* other_root = MakeCert("other root", other_root_key, nullptr, other_root_key, true, false, -1, 30);
+  X509* other_root =
+      MakeCert("other root", other_root_key, nullptr, other_root_key, true, false, -1, 30);
 
   auto sign_with = [&](X509* l, std::vector<Certificate> chain_tail) {
     Signer s{&leaf_key, {Der(l)}};
@@ -211,8 +216,9 @@ class Tamper : public ::testing::Test {
     model_ = dir_.path() / "stories260K";
     MakeModel(model_);
     for (auto& e : fs::recursive_directory_iterator(model_))
-      if (e.is_regular_file()) originals_[e.path().lexically_relative(model_).generic_string()] =
-                                   ReadAll(e.path().string());
+      if (e.is_regular_file())
+        originals_[e.path().lexically_relative(model_).generic_string()] =
+            ReadAll(e.path().string());
   }
 
   // Puts the folder back exactly as signed (files, names, no additions).
@@ -252,7 +258,8 @@ TEST_F(Tamper, ThousandRandomMutationsAreAllRefusedForTheRightReason) {
   so.serialization.method = SerializationMethod::kShards;
   so.serialization.shard_size = 65536;
   ASSERT_TRUE(SignModelFolder(model_.string(), {&key, {}}, so).ok());
-  const std::string files_bundle = *ReadSmallFile(files_sig), shards_bundle = *ReadSmallFile(shards_sig);
+  const std::string files_bundle = *ReadSmallFile(files_sig),
+                    shards_bundle = *ReadSmallFile(shards_sig);
 
   std::vector<std::string> names;
   for (const auto& [n, b] : originals_) names.push_back(n);
@@ -260,31 +267,35 @@ TEST_F(Tamper, ThousandRandomMutationsAreAllRefusedForTheRightReason) {
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
 
   int checked = 0;
-  auto expect_content = [&](const std::string& sig, const std::string& what,
-                            const std::vector<std::string>& missing, const std::vector<std::string>& extra,
-                            const std::string& modified_file) {
-    FolderVerifyOptions vo;
-    vo.signature_path = sig;
-    auto r = VerifyModelFolder(model_.string(), trust, vo);
-    ASSERT_TRUE(r.ok()) << what << ": " << r.error().ToString();
-    ASSERT_FALSE(r->diff.empty()) << what << " was accepted";
-    bool shards = sig == shards_sig;
-    if (!shards) {
-      EXPECT_EQ(r->diff.missing, missing) << what;
-      EXPECT_EQ(r->diff.extra, extra) << what;
-      if (!modified_file.empty()) EXPECT_EQ(r->diff.modified, std::vector<std::string>{modified_file}) << what;
-    } else {
-      // Shard names carry offsets; every reported name must belong to the tampered files.
-      auto owned = [&](const std::string& n) {
-        for (const auto& f : missing) if (n.rfind(f + ":", 0) == 0) return true;
-        for (const auto& f : extra) if (n == f || n.rfind(f + ":", 0) == 0) return true;
-        return !modified_file.empty() && n.rfind(modified_file + ":", 0) == 0;
+  auto expect_content =
+      [&](const std::string& sig, const std::string& what, const std::vector<std::string>& missing,
+          const std::vector<std::string>& extra, const std::string& modified_file) {
+        FolderVerifyOptions vo;
+        vo.signature_path = sig;
+        auto r = VerifyModelFolder(model_.string(), trust, vo);
+        ASSERT_TRUE(r.ok()) << what << ": " << r.error().ToString();
+        ASSERT_FALSE(r->diff.empty()) << what << " was accepted";
+        bool shards = sig == shards_sig;
+        if (!shards) {
+          EXPECT_EQ(r->diff.missing, missing) << what;
+          EXPECT_EQ(r->diff.extra, extra) << what;
+          if (!modified_file.empty()) {
+            EXPECT_EQ(r->diff.modified, std::vector<std::string>{modified_file}) << what;
+          }
+        } else {
+          // Shard names carry offsets; every reported name must belong to the tampered files.
+          auto owned = [&](const std::string& n) {
+            for (const auto& f : missing)
+              if (n.rfind(f + ":", 0) == 0) return true;
+            for (const auto& f : extra)
+              if (n == f || n.rfind(f + ":", 0) == 0) return true;
+            return !modified_file.empty() && n.rfind(modified_file + ":", 0) == 0;
+          };
+          for (const auto* v : {&r->diff.missing, &r->diff.extra, &r->diff.modified})
+            for (const auto& n : *v) EXPECT_TRUE(owned(n)) << what << ": unexpected " << n;
+        }
+        ++checked;
       };
-      for (const auto* v : {&r->diff.missing, &r->diff.extra, &r->diff.modified})
-        for (const auto& n : *v) EXPECT_TRUE(owned(n)) << what << ": unexpected " << n;
-    }
-    ++checked;
-  };
 
   for (int round = 0; round < 900; ++round) {
     const std::string& sig = (round & 1) ? shards_sig : files_sig;
@@ -292,10 +303,13 @@ TEST_F(Tamper, ThousandRandomMutationsAreAllRefusedForTheRightReason) {
     fs::path p = model_ / name;
     std::vector<uint8_t> bytes = originals_[name];
     int kind = static_cast<int>(pick(8));
-    std::string what = "round " + std::to_string(round) + " kind " + std::to_string(kind) + " " + name;
+    std::string what =
+        "round " + std::to_string(round) + " kind " + std::to_string(kind) + " " + name;
     if (bytes.empty() && kind < 4) kind = 4;  // nothing to flip or truncate in an empty file
     switch (kind) {
-      case 0: case 1: case 2: {  // bit flip at the start, middle or end
+      case 0:
+      case 1:
+      case 2: {  // bit flip at the start, middle or end
         size_t n = bytes.size(), w = std::min<size_t>(n, 64);
         size_t base = kind == 0 ? 0 : kind == 1 ? n / 2 - std::min(n / 2, w / 2) : n - w;
         size_t i = base + pick(w);
@@ -338,7 +352,8 @@ TEST_F(Tamper, ThousandRandomMutationsAreAllRefusedForTheRightReason) {
         break;
       }
       case 7: {  // a new file
-        std::string added = pick(2) ? "extra/added" + std::to_string(round) : "new" + std::to_string(round);
+        std::string added =
+            pick(2) ? "extra/added" + std::to_string(round) : "new" + std::to_string(round);
         WriteText((model_ / added).string(), std::string(1 + pick(50), 'x'));
         expect_content(sig, what + " add " + added, {}, {added}, "");
         break;
@@ -371,7 +386,8 @@ TEST_F(Tamper, ThousandRandomMutationsAreAllRefusedForTheRightReason) {
   };
   const nlohmann::json original = nlohmann::json::parse(files_bundle);
   const std::string payload = *Base64Decode(original["dsseEnvelope"]["payload"].get<std::string>());
-  const auto sig_der = *Base64Decode(original["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>());
+  const auto sig_der =
+      *Base64Decode(original["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>());
 
   for (int round = 0; round < 120; ++round) {
     nlohmann::json b = original;

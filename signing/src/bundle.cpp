@@ -64,7 +64,8 @@ std::string Base64Encode(std::string_view in) {
 
 Result<std::string> Base64Decode(std::string_view in) {
   if (in.size() % 4 != 0)
-    return Error::Malformed("base64 length is not a multiple of 4").Found(std::to_string(in.size()));
+    return Error::Malformed("base64 length is not a multiple of 4")
+        .Found(std::to_string(in.size()));
   std::string out;
   out.reserve(in.size() / 4 * 3);
   for (size_t i = 0; i < in.size(); i += 4) {
@@ -95,16 +96,17 @@ std::string Bundle::ToJson() const {
   if (!certificates.empty()) {
     ojson certs = ojson::array();
     for (const auto& c : certificates)
-      certs.push_back({{"rawBytes", Base64Encode(std::string_view(
-                                        reinterpret_cast<const char*>(c.der.data()), c.der.size()))}});
+      certs.push_back(
+          {{"rawBytes", Base64Encode(std::string_view(reinterpret_cast<const char*>(c.der.data()),
+                                                      c.der.size()))}});
     material["x509CertificateChain"] = {{"certificates", certs}};
   } else {
     material["publicKey"] = ojson::object();
     if (key_hint) material["publicKey"]["hint"] = *key_hint;
   }
   material["tlogEntries"] = ojson::array();
-  ojson sig = {{"sig", Base64Encode(std::string_view(reinterpret_cast<const char*>(signature.data()),
-                                                      signature.size()))},
+  ojson sig = {{"sig", Base64Encode(std::string_view(
+                           reinterpret_cast<const char*>(signature.data()), signature.size()))},
                {"keyid", keyid}};
   ojson envelope = {{"payload", Base64Encode(payload)},
                     {"payloadType", payload_type},
@@ -131,7 +133,8 @@ Result<Bundle> Bundle::Parse(std::string_view text) {
         .Found(media);
 
   auto vm = j.find("verificationMaterial");
-  if (vm == j.end() || !vm->is_object()) return Bad("verificationMaterial", "missing or not an object");
+  if (vm == j.end() || !vm->is_object())
+    return Bad("verificationMaterial", "missing or not an object");
   if (auto chain = vm->find("x509CertificateChain"); chain != vm->end()) {
     const std::string field = "verificationMaterial.x509CertificateChain.certificates";
     if (!chain->is_object() || !chain->contains("certificates") ||
@@ -179,7 +182,8 @@ Result<Bundle> Bundle::Parse(std::string_view text) {
   if (!sig.ok()) return std::move(sig.error().Field("dsseEnvelope.signatures[0].sig"));
   if (sig->empty()) return Bad("dsseEnvelope.signatures[0].sig", "empty signature");
   b.signature.assign(sig->begin(), sig->end());
-  if (auto kid = s0.find("keyid"); kid != s0.end() && kid->is_string()) b.keyid = kid->get<std::string>();
+  if (auto kid = s0.find("keyid"); kid != s0.end() && kid->is_string())
+    b.keyid = kid->get<std::string>();
   return b;
 }
 

@@ -50,18 +50,24 @@ std::string BioString(BIO* b) {
 
 const EVP_MD* CurveHash(Curve c) {
   switch (c) {
-    case Curve::kP256: return EVP_sha256();
-    case Curve::kP384: return EVP_sha384();
-    case Curve::kP521: return EVP_sha512();
+    case Curve::kP256:
+      return EVP_sha256();
+    case Curve::kP384:
+      return EVP_sha384();
+    case Curve::kP521:
+      return EVP_sha512();
   }
   return EVP_sha256();
 }
 
 const char* CurveGroup(Curve c) {
   switch (c) {
-    case Curve::kP256: return "P-256";
-    case Curve::kP384: return "P-384";
-    case Curve::kP521: return "P-521";
+    case Curve::kP256:
+      return "P-256";
+    case Curve::kP384:
+      return "P-384";
+    case Curve::kP521:
+      return "P-521";
   }
   return "P-256";
 }
@@ -96,9 +102,12 @@ std::string NameOf(X509* x) {
 
 std::string_view CurveName(Curve c) {
   switch (c) {
-    case Curve::kP256: return "ecdsa-p256";
-    case Curve::kP384: return "ecdsa-p384";
-    case Curve::kP521: return "ecdsa-p521";
+    case Curve::kP256:
+      return "ecdsa-p256";
+    case Curve::kP384:
+      return "ecdsa-p384";
+    case Curve::kP521:
+      return "ecdsa-p521";
   }
   return "ecdsa-p256";
 }
@@ -110,7 +119,9 @@ std::optional<Curve> CurveFromName(std::string_view name) {
   return std::nullopt;
 }
 
-EcKey::~EcKey() { EVP_PKEY_free(pkey_); }
+EcKey::~EcKey() {
+  EVP_PKEY_free(pkey_);
+}
 EcKey::EcKey(EcKey&& o) noexcept : pkey_(o.pkey_), curve_(o.curve_), has_private_(o.has_private_) {
   o.pkey_ = nullptr;
 }
@@ -149,7 +160,9 @@ Result<EcKey> EcKey::FromPkey(EVP_PKEY* pkey, bool has_private) {
     c = Curve::kP521;
   } else {
     EVP_PKEY_free(pkey);
-    return Error::Unsupported("EC curve not allowed by OMS").Expected("P-256, P-384 or P-521").Found(g);
+    return Error::Unsupported("EC curve not allowed by OMS")
+        .Expected("P-256, P-384 or P-521")
+        .Found(g);
   }
   return EcKey(pkey, c, has_private);
 }
@@ -170,7 +183,8 @@ Result<EcKey> EcKey::LoadPrivatePem(const std::string& pem,
     if (st.asked && !passphrase)
       return Error::Usage("private key is encrypted and no passphrase was given")
           .Expected("--passphrase-file");
-    if (st.asked) return Error::Usage("cannot decrypt the private key (wrong passphrase?): " + reason);
+    if (st.asked)
+      return Error::Usage("cannot decrypt the private key (wrong passphrase?): " + reason);
     return Error::Malformed("not a PEM private key: " + reason);
   }
   return FromPkey(pkey, true);
@@ -179,8 +193,9 @@ Result<EcKey> EcKey::LoadPrivatePem(const std::string& pem,
 Result<EcKey> EcKey::LoadPublicPem(const std::string& pem) {
   auto bio = MemBio(pem);
   EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
-  if (!pkey) return Error::Malformed("not a PEM public key: " + OpenSslReason())
-                   .Expected("-----BEGIN PUBLIC KEY-----");
+  if (!pkey)
+    return Error::Malformed("not a PEM public key: " + OpenSslReason())
+        .Expected("-----BEGIN PUBLIC KEY-----");
   return FromPkey(pkey, false);
 }
 
@@ -234,13 +249,15 @@ Result<std::vector<uint8_t>> EcKey::Sign(const std::string& message) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   size_t len = 0;
   std::vector<uint8_t> sig;
-  bool ok = EVP_DigestSignInit(ctx, nullptr, CurveHash(curve_), nullptr, pkey_) == 1 &&
-            EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()),
-                           message.size()) == 1;
+  bool ok =
+      EVP_DigestSignInit(ctx, nullptr, CurveHash(curve_), nullptr, pkey_) == 1 &&
+      EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) == 1;
   if (ok) {
     sig.resize(len);
-    ok = EVP_DigestSign(ctx, sig.data(), &len,
-                        reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+    ok =
+        EVP_DigestSign(ctx, sig.data(), &len,
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
     sig.resize(len);
   }
   EVP_MD_CTX_free(ctx);
@@ -250,10 +267,10 @@ Result<std::vector<uint8_t>> EcKey::Sign(const std::string& message) const {
 
 bool EcKey::Verify(const std::string& message, const std::vector<uint8_t>& der_signature) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, CurveHash(curve_), nullptr, pkey_) == 1 &&
-            EVP_DigestVerify(ctx, der_signature.data(), der_signature.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()),
-                             message.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, CurveHash(curve_), nullptr, pkey_) == 1 &&
+      EVP_DigestVerify(ctx, der_signature.data(), der_signature.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   ERR_clear_error();
   return ok;
@@ -275,8 +292,9 @@ Result<std::vector<Certificate>> ParseCertificatesPem(const std::string& pem,
   }
   ERR_clear_error();
   if (out.empty())
-    return Error::Malformed("no PEM certificate found").File(what).Expected(
-        "-----BEGIN CERTIFICATE-----");
+    return Error::Malformed("no PEM certificate found")
+        .File(what)
+        .Expected("-----BEGIN CERTIFICATE-----");
   return out;
 }
 
@@ -306,8 +324,8 @@ Status VerifyCertificateChain(const std::vector<Certificate>& chain,
   for (size_t i = 0; i < chain.size(); ++i) {
     parsed.push_back(ParseDer(chain[i]));
     if (!parsed.back())
-      return Error::Malformed("certificate " + std::to_string(i) + " of the bundle is not DER X.509: " +
-                              OpenSslReason())
+      return Error::Malformed("certificate " + std::to_string(i) +
+                              " of the bundle is not DER X.509: " + OpenSslReason())
           .Field("verificationMaterial.x509CertificateChain");
   }
   X509_STORE* store = X509_STORE_new();

@@ -47,7 +47,9 @@ std::string Resource::Name() const {
   return path + ":" + std::to_string(start) + ":" + std::to_string(end);
 }
 
-std::string Resource::DigestHex() const { return ToHex(digest); }
+std::string Resource::DigestHex() const {
+  return ToHex(digest);
+}
 
 bool PathLess(std::string_view a, std::string_view b) {
   auto pa = Components(a), pb = Components(b);
@@ -72,8 +74,9 @@ Result<std::string> NormaliseResourcePath(std::string_view name) {
   if (name.find('\0') != std::string_view::npos)
     return Error::Malformed("resource name holds a NUL byte").Found(std::string(name));
   if (name.front() == '/')
-    return Error::Unsafe("resource name is absolute").Expected("a model-relative path").Found(
-        std::string(name));
+    return Error::Unsafe("resource name is absolute")
+        .Expected("a model-relative path")
+        .Found(std::string(name));
   std::string out;
   for (auto part : Components(name)) {
     if (part == ".") continue;

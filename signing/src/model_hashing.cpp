@@ -19,7 +19,7 @@ const std::vector<std::string>& GitIgnorePaths() {
 bool IsIgnored(std::string_view name, const std::vector<std::string>& ignore_paths) {
   for (const auto& p : ignore_paths) {
     if (p.empty()) continue;
-    if (p == "." ) return true;
+    if (p == ".") return true;
     if (name.size() >= p.size() && name.compare(0, p.size(), p) == 0 &&
         (name.size() == p.size() || name[p.size()] == '/'))
       return true;
@@ -115,8 +115,8 @@ Result<ModelManifest> HashModelFiles(std::string model_name, const std::vector<M
 }
 
 Result<ModelManifest> HashModelFolder(const std::string& root, const Serialization& serialization) {
-  WG_ASSIGN_OR_RETURN(auto files,
-                      ListModelFiles(root, serialization.ignore_paths, serialization.allow_symlinks));
+  WG_ASSIGN_OR_RETURN(
+      auto files, ListModelFiles(root, serialization.ignore_paths, serialization.allow_symlinks));
   std::string name = fs::absolute(fs::path(root)).lexically_normal().filename().string();
   if (name.empty())
     name = fs::absolute(fs::path(root)).lexically_normal().parent_path().filename().string();

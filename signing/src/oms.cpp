@@ -79,7 +79,8 @@ Result<VerifiedSignature> VerifyBundle(const Bundle& bundle, const TrustPolicy& 
     out.signer = key->Hint();
   } else {
     if (bundle.certificates.empty())
-      return Error::Untrusted("the bundle carries no certificate, so it cannot chain to a trust root")
+      return Error::Untrusted(
+                 "the bundle carries no certificate, so it cannot chain to a trust root")
           .Field("verificationMaterial")
           .Expected("x509CertificateChain (or verify with --pub)");
     WG_TRY(VerifyCertificateChain(bundle.certificates, trust.roots));
@@ -145,7 +146,8 @@ Result<FolderVerifyReport> VerifyModelFolder(const std::string& folder, const Tr
   s.ignore_paths = ignores;
   WG_ASSIGN_OR_RETURN(report.actual, HashModelFolder(folder, s));
   report.diff = CompareManifests(expected, report.actual);
-  report.verified = expected.resources.size() - report.diff.missing.size() - report.diff.modified.size();
+  report.verified =
+      expected.resources.size() - report.diff.missing.size() - report.diff.modified.size();
   return report;
 }
 

@@ -59,8 +59,10 @@ Result<Serialization> ParseSerialization(const json& s) {
   } else if (method == "shards") {
     out.method = SerializationMethod::kShards;
   } else {
-    return Error::Unsupported("unknown serialization method").Field(f + ".method").Expected(
-        "files or shards").Found(method);
+    return Error::Unsupported("unknown serialization method")
+        .Field(f + ".method")
+        .Expected("files or shards")
+        .Found(method);
   }
   WG_ASSIGN_OR_RETURN(std::string hash, Str(s, "hash_type", f));
   auto algo = HashAlgoFromName(hash);
@@ -103,12 +105,14 @@ Result<std::string> StatementJson(const ModelManifest& m) {
   if (!s.ignore_paths.empty()) ser["ignore_paths"] = s.ignore_paths;
   ojson resources = ojson::array();
   for (const auto& r : m.resources)
-    resources.push_back({{"name", r.Name()}, {"algorithm", r.algorithm}, {"digest", r.DigestHex()}});
-  ojson st = {{"_type", kStatementType},
-              {"subject", ojson::array({{{"name", m.model_name},
-                                         {"digest", {{"sha256", m.RootDigest().Hex()}}}}})},
-              {"predicateType", kPredicateType},
-              {"predicate", {{"serialization", ser}, {"resources", resources}}}};
+    resources.push_back(
+        {{"name", r.Name()}, {"algorithm", r.algorithm}, {"digest", r.DigestHex()}});
+  ojson st = {
+      {"_type", kStatementType},
+      {"subject",
+       ojson::array({{{"name", m.model_name}, {"digest", {{"sha256", m.RootDigest().Hex()}}}}})},
+      {"predicateType", kPredicateType},
+      {"predicate", {{"serialization", ser}, {"resources", resources}}}};
   try {
     return st.dump(2);
   } catch (const nlohmann::json::type_error& e) {
@@ -177,7 +181,8 @@ Result<ModelManifest> ManifestFromStatement(std::string_view payload) {
     m.model_name = n->get<std::string>();
   if (!subject.contains("digest") || !subject["digest"].is_object())
     return Bad("statement.subject[0].digest", "missing");
-  WG_ASSIGN_OR_RETURN(std::string root_hex, Str(subject["digest"], "sha256", "statement.subject[0].digest"));
+  WG_ASSIGN_OR_RETURN(std::string root_hex,
+                      Str(subject["digest"], "sha256", "statement.subject[0].digest"));
 
   auto pred = j.find("predicate");
   if (pred == j.end() || !pred->is_object()) return Bad("statement.predicate", "missing");
@@ -185,7 +190,8 @@ Result<ModelManifest> ManifestFromStatement(std::string_view payload) {
   if (ser == pred->end()) return Bad("predicate.serialization", "missing");
   WG_ASSIGN_OR_RETURN(m.serialization, ParseSerialization(*ser));
   auto res = pred->find("resources");
-  if (res == pred->end() || !res->is_array()) return Bad("predicate.resources", "missing or not an array");
+  if (res == pred->end() || !res->is_array())
+    return Bad("predicate.resources", "missing or not an array");
   bool shards = m.serialization.method == SerializationMethod::kShards;
   size_t i = 0;
   for (const auto& item : *res) {

@@ -21,7 +21,8 @@
 
 namespace wg::signing {
 
-inline constexpr std::string_view kBundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json";
+inline constexpr std::string_view kBundleMediaType =
+    "application/vnd.dev.sigstore.bundle.v0.3+json";
 inline constexpr std::string_view kInTotoPayloadType = "application/vnd.in-toto+json";
 
 // DSSE v1 PAE: "DSSEv1 <len(type)> <type> <len(payload)> <payload>".
@@ -32,12 +33,12 @@ std::string Base64Encode(std::string_view bytes);
 Result<std::string> Base64Decode(std::string_view text);
 
 struct Bundle {
-  std::string payload;       // decoded statement bytes
-  std::string payload_type;  // dsseEnvelope.payloadType
+  std::string payload;             // decoded statement bytes
+  std::string payload_type;        // dsseEnvelope.payloadType
   std::vector<uint8_t> signature;  // signatures[0].sig, DER ECDSA
   std::string keyid;
-  bool has_public_key = false;          // verificationMaterial.publicKey present
-  std::optional<std::string> key_hint;  // publicKey.hint
+  bool has_public_key = false;            // verificationMaterial.publicKey present
+  std::optional<std::string> key_hint;    // publicKey.hint
   std::vector<Certificate> certificates;  // leaf first
 
   // Compact one-line JSON, fields in model_signing's order, no trailing newline.

@@ -20,7 +20,7 @@ typedef struct x509_st X509;
 namespace wg::signing {
 
 enum class Curve { kP256, kP384, kP521 };
-std::string_view CurveName(Curve c);                       // "ecdsa-p256", ...
+std::string_view CurveName(Curve c);                        // "ecdsa-p256", ...
 std::optional<Curve> CurveFromName(std::string_view name);  // accepts the names above
 
 // An EC key pair or public key on one of the OMS curves.
@@ -73,7 +73,8 @@ struct Certificate {
 };
 // Every certificate in a PEM file (a chain file may hold several), in file order.
 Result<std::vector<Certificate>> ReadCertificatesPem(const std::string& path);
-Result<std::vector<Certificate>> ParseCertificatesPem(const std::string& pem, const std::string& what);
+Result<std::vector<Certificate>> ParseCertificatesPem(const std::string& pem,
+                                                      const std::string& what);
 // The certificate's public key as an OMS EC key.
 Result<EcKey> CertificateKey(const Certificate& cert);
 

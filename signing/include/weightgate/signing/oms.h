@@ -63,8 +63,8 @@ struct VerifiedSignature {
 Result<VerifiedSignature> VerifyBundle(const Bundle& bundle, const TrustPolicy& trust);
 
 struct FolderVerifyOptions {
-  std::string signature_path;              // empty: <folder>/model.sig
-  std::vector<std::string> ignore_paths;   // extra model-relative ignores
+  std::string signature_path;             // empty: <folder>/model.sig
+  std::vector<std::string> ignore_paths;  // extra model-relative ignores
   bool ignore_git_paths = true;
 };
 
