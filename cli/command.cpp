@@ -29,8 +29,7 @@ int ReportError(const Error& e) {
 }
 
 int ExitCodeSplittingMalformed(const Error& e) {
-  if (e.code() == ErrorCode::kMalformed || e.code() == ErrorCode::kUnsupported)
-    return kExitMalformed;
+  if (e.code() == ErrorCode::kMalformed || e.code() == ErrorCode::kUnsupported) return kExitMalformed;
   return ExitCodeFor(e);
 }
 

@@ -13,9 +13,9 @@ namespace wg::cli {
 // Exit codes, one table for every verb.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitCheckFailed = 1,  // content mismatch, unsafe input, tampered data
-  kExitUsage = 2,        // usage error or malformed input
-  kExitCpuOnly = 3,      // passed on the CPU reference only
+  kExitCheckFailed = 1,   // content mismatch, unsafe input, tampered data
+  kExitUsage = 2,         // usage error or malformed input
+  kExitCpuOnly = 3,       // passed on the CPU reference only
   kExitBadSignature = 4,
   kExitUntrusted = 5,
   kExitDenied = 6,

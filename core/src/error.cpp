@@ -7,22 +7,14 @@ namespace wg {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kUsage:
-      return "usage";
-    case ErrorCode::kMalformed:
-      return "malformed";
-    case ErrorCode::kUnsupported:
-      return "unsupported";
-    case ErrorCode::kUnsafe:
-      return "unsafe";
-    case ErrorCode::kMismatch:
-      return "mismatch";
-    case ErrorCode::kIo:
-      return "io";
-    case ErrorCode::kBadSignature:
-      return "bad-signature";
-    case ErrorCode::kUntrusted:
-      return "untrusted";
+    case ErrorCode::kUsage: return "usage";
+    case ErrorCode::kMalformed: return "malformed";
+    case ErrorCode::kUnsupported: return "unsupported";
+    case ErrorCode::kUnsafe: return "unsafe";
+    case ErrorCode::kMismatch: return "mismatch";
+    case ErrorCode::kIo: return "io";
+    case ErrorCode::kBadSignature: return "bad-signature";
+    case ErrorCode::kUntrusted: return "untrusted";
   }
   return "unknown";
 }

@@ -16,14 +16,14 @@
 namespace wg {
 
 enum class ErrorCode {
-  kUsage,         // bad command line or API misuse (exit 2)
-  kMalformed,     // input violates its format (exit 2; 9 where a verb splits them)
-  kUnsupported,   // valid input we do not handle (exit 2)
-  kUnsafe,        // input would execute code or is otherwise refused (exit 1)
-  kMismatch,      // content differs from what was expected (exit 1)
-  kIo,            // the operating system said no: missing file, disk full (exit 8)
-  kBadSignature,  // a signature does not verify over the bytes it claims to cover (exit 4)
-  kUntrusted,     // the signer is not the trusted key or does not chain to a trust root (exit 5)
+  kUsage,        // bad command line or API misuse (exit 2)
+  kMalformed,    // input violates its format (exit 2; 9 where a verb splits them)
+  kUnsupported,  // valid input we do not handle (exit 2)
+  kUnsafe,       // input would execute code or is otherwise refused (exit 1)
+  kMismatch,     // content differs from what was expected (exit 1)
+  kIo,           // the operating system said no: missing file, disk full (exit 8)
+  kBadSignature, // a signature does not verify over the bytes it claims to cover (exit 4)
+  kUntrusted,    // the signer is not the trusted key or does not chain to a trust root (exit 5)
 };
 
 const char* ErrorCodeName(ErrorCode code);
@@ -46,30 +46,15 @@ class Error {
   // Context setters return *this so errors read as one expression:
   //   return Error::Malformed("tensor data out of bounds").File(p).Offset(o).Field(name);
   // An outer layer may add context the inner one lacked; it never overwrites.
-  Error& File(std::string f) & {
-    if (!file_) file_ = std::move(f);
-    return *this;
-  }
+  Error& File(std::string f) & { if (!file_) file_ = std::move(f); return *this; }
   Error&& File(std::string f) && { return std::move(File(std::move(f))); }
-  Error& Offset(uint64_t o) & {
-    if (!offset_) offset_ = o;
-    return *this;
-  }
+  Error& Offset(uint64_t o) & { if (!offset_) offset_ = o; return *this; }
   Error&& Offset(uint64_t o) && { return std::move(Offset(o)); }
-  Error& Field(std::string f) & {
-    if (!field_) field_ = std::move(f);
-    return *this;
-  }
+  Error& Field(std::string f) & { if (!field_) field_ = std::move(f); return *this; }
   Error&& Field(std::string f) && { return std::move(Field(std::move(f))); }
-  Error& Expected(std::string e) & {
-    expected_ = std::move(e);
-    return *this;
-  }
+  Error& Expected(std::string e) & { expected_ = std::move(e); return *this; }
   Error&& Expected(std::string e) && { return std::move(Expected(std::move(e))); }
-  Error& Found(std::string f) & {
-    found_ = std::move(f);
-    return *this;
-  }
+  Error& Found(std::string f) & { found_ = std::move(f); return *this; }
   Error&& Found(std::string f) && { return std::move(Found(std::move(f))); }
 
   ErrorCode code() const { return code_; }
@@ -98,7 +83,7 @@ class Error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -133,9 +118,7 @@ class [[nodiscard]] Result<void> {
 };
 
 using Status = Result<void>;
-inline Status Ok() {
-  return Status();
-}
+inline Status Ok() { return Status(); }
 
 }  // namespace wg
 
@@ -143,9 +126,9 @@ inline Status Ok() {
 #define WG_CONCAT(a, b) WG_CONCAT_INNER(a, b)
 
 // Returns the error of a Status/Result expression from the enclosing function.
-#define WG_TRY(expr)                                                    \
-  do {                                                                  \
-    auto&& wg_try_status_ = (expr);                                     \
+#define WG_TRY(expr)                                       \
+  do {                                                     \
+    auto&& wg_try_status_ = (expr);                        \
     if (!wg_try_status_.ok()) return std::move(wg_try_status_).error(); \
   } while (0)
 
