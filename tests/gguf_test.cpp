@@ -479,3 +479,194 @@ TEST(GgufTypes, GgmlIdsMapBothWays) {
 
 }  // namespace
 }  // namespace wg
+
+namespace wg {
+namespace {
+
+// Specs that copy every tensor of a file read by ReadGguf.
+std::vector<TensorWriteSpec> CopyAll(const GgufFile& g) {
+  std::vector<TensorWriteSpec> specs;
+  for (const TensorInfo& t : g.catalog.tensors) specs.push_back(CopyTensor(t));
+  return specs;
+}
+
+TensorWriteSpec Spec(std::string name, DType dtype, std::vector<uint64_t> shape,
+                     std::vector<uint8_t> bytes) {
+  TensorWriteSpec s;
+  s.name = std::move(name);
+  s.dtype = dtype;
+  s.shape = std::move(shape);
+  s.nbytes = bytes.size();
+  // Hands the bytes over in pieces of at most 5, so the writer sees several calls.
+  s.produce = [bytes = std::move(bytes)](const ByteSink& sink) -> Status {
+    for (size_t i = 0; i < bytes.size(); i += 5)
+      WG_TRY(sink(Bytes(bytes.data() + i, std::min<size_t>(5, bytes.size() - i))));
+    return Ok();
+  };
+  return s;
+}
+
+TEST(GgufWrite, RewritingEveryTestFileIsByteIdentical) {
+  TempDir dir;
+  std::vector<std::string> files = kVocabFiles;
+  files.push_back(kStories);
+  for (const std::string& rel : files) {
+    const std::string path = test::TestData(rel);
+    SCOPED_TRACE(path);
+    auto g = ReadGguf(path);
+    ASSERT_TRUE(g.ok()) << g.error().ToString();
+    const std::string out = dir / std::filesystem::path(rel).filename().string();
+    Status s = WriteGguf(out, g->kvs, CopyAll(*g), g->alignment);
+    ASSERT_TRUE(s.ok()) << s.error().ToString();
+    EXPECT_TRUE(test::ReadAll(out) == test::ReadAll(path)) << "differs from the original";
+  }
+}
+
+TEST(GgufWrite, RoundTripOfEveryTypeAndCustomAlignment) {
+  TempDir dir;
+  std::vector<GgufKV> kvs = {
+      {"general.architecture", GgufValue::String("llama")},
+      {"general.alignment", GgufValue::U32(64)},
+      {"u32", GgufValue::U32(7)},
+      {"i32", GgufValue::I32(-7)},
+      {"u64", GgufValue::U64(1ull << 40)},
+      {"f32", GgufValue::F32(0.25f)},
+      {"b", GgufValue::Bool(true)},
+      {"nested",
+       GgufValue::Array(GgufType::kArray, {GgufValue::Array(GgufType::kU32, {GgufValue::U32(1)}),
+                                           GgufValue::Array(GgufType::kString, {})})},
+  };
+  GgufValue i8;
+  i8.type = GgufType::kI8;
+  i8.i = -128;
+  kvs.push_back({"i8", i8});
+  GgufValue f64;
+  f64.type = GgufType::kF64;
+  f64.f = 1.0 / 3;
+  kvs.push_back({"f64", f64});
+  std::vector<TensorWriteSpec> specs;
+  specs.push_back(Spec("q8", DType::kQ8_0, {2, 32}, std::vector<uint8_t>(68, 0x11)));
+  specs.push_back(Spec("bf16", DType::kBF16, {3}, {1, 2, 3, 4, 5, 6}));
+  specs.push_back(Spec("scalar", DType::kF32, {}, {0, 0, 128, 63}));
+  const std::string path = dir / "all.gguf";
+  Status s = WriteGguf(path, kvs, std::move(specs), 64);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+
+  auto g = ReadGguf(path);
+  ASSERT_TRUE(g.ok()) << g.error().ToString();
+  EXPECT_EQ(g->alignment, 64u);
+  EXPECT_EQ(g->data_offset % 64, 0u);
+  ASSERT_EQ(g->kvs.size(), kvs.size());
+  for (size_t k = 0; k < kvs.size(); ++k) {
+    EXPECT_EQ(g->kvs[k].key, kvs[k].key);
+    EXPECT_EQ(g->kvs[k].value.ToJson(), kvs[k].value.ToJson()) << kvs[k].key;
+  }
+  EXPECT_EQ(g->Find("f64")->f, 1.0 / 3);
+  EXPECT_EQ(g->Find("nested")->array[1].elem_type, GgufType::kString);
+  const auto& t = g->catalog.tensors;
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].shape, (std::vector<uint64_t>{2, 32}));
+  EXPECT_EQ(t[0].dtype, DType::kQ8_0);
+  EXPECT_EQ(t[1].offset - t[0].offset, 128u);  // 68 bytes padded to 64
+  EXPECT_EQ(std::vector<uint8_t>(t[1].data().begin(), t[1].data().end()),
+            (std::vector<uint8_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_TRUE(t[2].shape.empty());
+  EXPECT_EQ(std::filesystem::file_size(path), t[2].offset + 64);  // the last tensor padded too
+}
+
+TEST(GgufWrite, RefusesBadInputAndLeavesNothingBehind) {
+  TempDir dir;
+  const std::string path = dir / "bad.gguf";
+  auto write = [&](std::vector<GgufKV> kvs, std::vector<TensorWriteSpec> specs,
+                   uint32_t alignment = 32) {
+    return WriteGguf(path, kvs, std::move(specs), alignment);
+  };
+  auto f32 = [](std::string name, std::vector<uint64_t> shape, size_t bytes) {
+    return Spec(std::move(name), DType::kF32, std::move(shape), std::vector<uint8_t>(bytes));
+  };
+  struct Case {
+    std::string what;
+    Status status;
+  };
+  GgufValue big_u8;
+  big_u8.type = GgufType::kU8;
+  big_u8.u = 256;
+  GgufValue small_i16;
+  small_i16.type = GgufType::kI16;
+  small_i16.i = -40000;
+  std::vector<Case> cases;
+  cases.push_back(
+      {"duplicate metadata key", write({{"a", GgufValue::U32(1)}, {"a", GgufValue::U32(2)}}, {})});
+  cases.push_back({"does not fit its type", write({{"a", big_u8}}, {})});
+  cases.push_back({"does not fit its type", write({{"a", small_i16}}, {})});
+  cases.push_back({"different type than the array",
+                   write({{"a", GgufValue::Array(GgufType::kU32, {GgufValue::I32(1)})}}, {})});
+  cases.push_back({"power of two", write({}, {}, 48)});
+  cases.push_back({"must be stated in general.alignment", write({}, {}, 64)});
+  cases.push_back({"disagrees", write({{"general.alignment", GgufValue::U32(16)}}, {}, 32)});
+  cases.push_back({"duplicate tensor name", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32("x", {1}, 4));
+                     v.push_back(f32("x", {1}, 4));
+                     return v;
+                   }())});
+  cases.push_back({"tensor name too long", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32(std::string(64, 'n'), {1}, 4));
+                     return v;
+                   }())});
+  cases.push_back({"at most 4 dimensions", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32("x", {1, 1, 1, 1, 1}, 4));
+                     return v;
+                   }())});
+  cases.push_back({"does not match its shape", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32("x", {2}, 4));
+                     return v;
+                   }())});
+  cases.push_back({"whole number of blocks", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(Spec("q", DType::kQ8_0, {32, 2}, std::vector<uint8_t>(68)));
+                     return v;
+                   }())});
+  cases.push_back({"GGUF cannot store", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(Spec("u", DType::kU16, {2}, std::vector<uint8_t>(4)));
+                     return v;
+                   }())});
+  cases.push_back({"more bytes than declared", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32("x", {1}, 4));
+                     v[0].produce = [](const ByteSink& sink) {
+                       std::vector<uint8_t> b(8);
+                       return sink(Bytes(b));
+                     };
+                     return v;
+                   }())});
+  cases.push_back({"fewer bytes than declared", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32("x", {1}, 4));
+                     v[0].produce = [](const ByteSink&) { return Ok(); };
+                     return v;
+                   }())});
+  cases.push_back({"disk on fire", write({}, [&] {
+                     std::vector<TensorWriteSpec> v;
+                     v.push_back(f32("x", {1}, 4));
+                     v.push_back(f32("y", {1}, 4));
+                     v[1].produce = [](const ByteSink&) -> Status {
+                       return Error::Io("disk on fire");
+                     };
+                     return v;
+                   }())});
+  for (const Case& c : cases) {
+    ASSERT_FALSE(c.status.ok()) << c.what;
+    EXPECT_NE(c.status.error().ToString().find(c.what), std::string::npos)
+        << c.status.error().ToString();
+    EXPECT_EQ(c.status.error().file(), path) << c.status.error().ToString();
+  }
+  EXPECT_TRUE(test::DirIsEmpty(dir.path()));
+}
+
+}  // namespace
+}  // namespace wg
