@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   RegisterInspect(app, global, &run);
   RegisterScan(app, global, &run);
   RegisterConvert(app, global, &run);
+  RegisterKeygen(app, global, &run);
+  RegisterSign(app, global, &run);
+  RegisterVerify(app, global, &run);
   RegisterPackageVerbs(app, global, &run);
 
   try {
