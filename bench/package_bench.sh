@@ -15,7 +15,7 @@ bin=${WG_BINARY:-$root/build/bin/weightgate}
 base=${WG_BENCH_DIR:-/tmp}
 [ -x "$bin" ] || { echo "build weightgate first: $bin" >&2; exit 2; }
 
-need=$((gib * 4 + 2))  # model + tar + weightgate tar + one extracted copy, in GiB
+need=$((gib * 5 + 2))  # model, tar, weightgate tar and folder, one extracted copy (GiB)
 avail=$(df -BG --output=avail "$base" | tail -1 | tr -dc 0-9)
 df -h "$base" | sed 's/^/# /'
 if [ "$avail" -lt "$need" ]; then
@@ -46,6 +46,9 @@ printf '# model: %s bytes in %s files; fs %s; %s CPUs\n' "$bytes" "$(ls "$dir/mo
   "$(stat -f -c %T "$dir")" "$(nproc)"
 printf '%-34s %8s %10s %12s\n' step seconds MB/s peak_RSS_MB
 
+# warm FILES...: reads them so each contender starts with its input in the page cache.
+warm() { cat "$@" >/dev/null; }
+
 # run LABEL CMD...: times CMD, prints throughput over the model's bytes and peak RSS.
 run() {
   local label=$1
@@ -56,20 +59,32 @@ run() {
     "$(echo "$bytes / 1000000 / ($secs + 0.0001)" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 }
 
+warm "$dir/model"/*
 run "tar -cf" tar -cf "$dir/ref.tar" -C "$dir/model" .
 rm "$dir/ref.tar"
+warm "$dir/model"/*
 run "tar -cf + sync" sh -c "tar -cf '$dir/ref.tar' -C '$dir/model' . && sync '$dir/ref.tar'"
+warm "$dir/model"/*
 run "weightgate pack -o PKG.tar" "$bin" -q pack "$dir/model" -o "$dir/wg.tar"
+warm "$dir/model"/*
 run "weightgate pack -o PKGDIR" "$bin" -q pack "$dir/model" -o "$dir/wgdir"
-rm -rf "$dir/wgdir"
 mkdir "$dir/x1"
+warm "$dir/ref.tar"
 run "tar -xf" tar -xf "$dir/ref.tar" -C "$dir/x1"
 rm -rf "$dir/x1"
 mkdir "$dir/x1"
+warm "$dir/ref.tar"
 run "tar -xf + sync" sh -c "tar -xf '$dir/ref.tar' -C '$dir/x1' && sync '$dir/x1'/*"
 rm -rf "$dir/x1"
+warm "$dir/wg.tar"
 run "weightgate unpack PKG.tar" "$bin" -q unpack "$dir/wg.tar" -o "$dir/x2"
 cmp -s "$dir/x2/model-00001-of-$(printf %05d "$n").bin" \
   "$dir/model/model-00001-of-$(printf %05d "$n").bin" || { echo "unpack differs!" >&2; exit 1; }
 rm -rf "$dir/x2"
-run "sha256sum (hashing alone)" sha256sum "$dir/model"/*.bin
+warm "$dir/wgdir"/blobs/sha256/*
+run "weightgate unpack PKGDIR" "$bin" -q unpack "$dir/wgdir" -o "$dir/x3"
+rm -rf "$dir/x3" "$dir/wgdir"
+warm "$dir/model"/*
+run "openssl sha256 (hashing alone)" openssl dgst -sha256 "$dir/model"/*.bin
+run "cp (copy alone, no fsync)" cp -r "$dir/model" "$dir/cp"
+rm -rf "$dir/cp"

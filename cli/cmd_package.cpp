@@ -159,6 +159,7 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     cmd->add_option("MODEL_DIR", *dir, "Model folder")->required();
     cmd->add_option("-o,--output", *out, "Where to write (default MODEL_DIR/weightgate.yaml)");
     cmd->add_flag("--force", *force, "Overwrite an existing file");
+    cmd->footer("Example: weightgate init ./llama-7b   # then edit ./llama-7b/weightgate.yaml");
     cmd->callback([=, &global] {
       *run = [=, &global] { return RunInit(*dir, *out, *force, global.quiet); };
     });
@@ -178,7 +179,12 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     cmd->add_option("--manifest", *manifest,
                     "weightgate.yaml to use (default: MODEL_DIR/weightgate.yaml, else detect)");
     cmd->add_option("--tag", opts->tag, "Tag in the index (default: the package version)");
+    auto policy = std::make_shared<std::string>();
+    cmd->add_option("--policy", *policy, "Release policy (YAML) to carry as the policy layer");
     cmd->add_flag("--no-reflink", *no_reflink, "Copy file data even where a reflink is possible");
+    cmd->footer(
+        "Examples:\n  weightgate pack ./llama-7b -o llama-7b.tar\n"
+        "  weightgate pack ./llama-7b -o ./llama-7b.oci --manifest release.yaml --tag v1");
     cmd->add_flag("--json", *json, "Print the result as JSON");
     cmd->callback([=, &global] {
       *run = [=, &global]() -> int {
@@ -186,6 +192,13 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         if (!spec.ok()) return ReportError(spec.error());
         package::PackOptions o = *opts;
         o.reflink = !*no_reflink;
+        if (!policy->empty()) {
+          auto text = ReadSmallFile(*policy, 1 << 20);
+          if (!text.ok()) return ReportError(text.error());
+          auto layer = package::PolicyLayer(*text, *policy);
+          if (!layer.ok()) return ReportError(layer.error());
+          o.extra_layers.push_back(*layer);
+        }
         auto r = package::Pack(*dir, *spec, o);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
@@ -215,6 +228,9 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
                     "Comma-separated roles: weights,config,tokenizer,license,docs,code,dataset");
     cmd->add_option("--ref", opts->ref, "Manifest tag when the index holds several");
     cmd->add_flag("--json", *json, "Print the result as JSON");
+    cmd->footer(
+        "Examples:\n  weightgate unpack llama-7b.tar -o ./llama-7b\n"
+        "  weightgate unpack llama-7b.tar -o ./weights-only --only weights,config,tokenizer");
     cmd->callback([=, &global] {
       *run = [=, &global]() -> int {
         package::UnpackOptions o = *opts;

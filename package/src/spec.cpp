@@ -220,6 +220,18 @@ Status CheckRelativePath(const std::string& path) {
   return Ok();
 }
 
+Result<ExtraLayer> PolicyLayer(const std::string& yaml, const std::string& source) {
+  try {
+    YAML::Node n = YAML::Load(yaml);
+    if (!n.IsMap()) return Error::Malformed("a policy must be a YAML mapping").File(source);
+  } catch (const YAML::Exception& e) {
+    return Error::Malformed("invalid YAML: " + e.msg)
+        .File(source)
+        .Field("line " + std::to_string(e.mark.line + 1));
+  }
+  return ExtraLayer{std::string(oci::kWeightgatePolicy), yaml, "policy.yaml"};
+}
+
 Result<PackageSpec> DetectSpec(const std::string& model_dir) {
   std::error_code ec;
   if (!fs::is_directory(model_dir, ec)) return Error::Usage("not a folder").File(model_dir);

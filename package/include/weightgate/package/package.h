@@ -60,6 +60,10 @@ struct ExtraLayer {
   std::string title;       // org.opencontainers.image.title, e.g. "policy.yaml"
 };
 
+// The policy layer for a YAML release policy (checked to be a YAML mapping; its meaning is
+// the policy library's). `source` names the file for errors.
+Result<ExtraLayer> PolicyLayer(const std::string& yaml, const std::string& source);
+
 // Rejects a path from a manifest or spec that could leave the output folder: empty,
 // absolute, "..", ".", empty components, backslashes, control characters.
 Status CheckRelativePath(const std::string& path);
