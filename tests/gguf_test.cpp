@@ -288,6 +288,8 @@ TEST(GgufRead, RefusesBrokenRules) {
   };
   EXPECT_GGUF_ERROR(with([](TwoTensors& t) { t.name1 = "a"; }), EC::kMalformed,
                     "duplicate tensor name");
+  EXPECT_GGUF_ERROR(with([](TwoTensors& t) { t.name0 = "a\xff"; }), EC::kMalformed,
+                    "tensor name is not valid UTF-8");
   EXPECT_GGUF_ERROR(with([](TwoTensors& t) { t.name0 = std::string(64, 'n'); }), EC::kMalformed,
                     "tensor name too long");
   EXPECT_GGUF_ERROR(with([](TwoTensors& t) {
@@ -379,6 +381,8 @@ TEST(GgufRead, RefusesBrokenMetadata) {
       EC::kMalformed, "general.alignment must be a U32");
   EXPECT_GGUF_ERROR(one_kv([](Builder& b) { b.KeyType("k", GgufType::kString).Str("v").Zeros(3); }),
                     EC::kMalformed, "trailing bytes");
+  EXPECT_GGUF_ERROR(one_kv([](Builder& b) { b.KeyType("k\xc3", GgufType::kU8).U8(1); }),
+                    EC::kMalformed, "metadata key is not valid UTF-8");
   {
     Builder b;
     b.Header(0, 2).KeyType("k", GgufType::kU8).U8(1).KeyType("k", GgufType::kU8).U8(2);
@@ -598,6 +602,7 @@ TEST(GgufWrite, RefusesBadInputAndLeavesNothingBehind) {
   cases.push_back(
       {"duplicate metadata key", write({{"a", GgufValue::U32(1)}, {"a", GgufValue::U32(2)}}, {})});
   cases.push_back({"does not fit its type", write({{"a", big_u8}}, {})});
+  cases.push_back({"key is not valid UTF-8", write({{"a\x80", GgufValue::U32(1)}}, {})});
   cases.push_back({"does not fit its type", write({{"a", small_i16}}, {})});
   cases.push_back({"different type than the array",
                    write({{"a", GgufValue::Array(GgufType::kU32, {GgufValue::I32(1)})}}, {})});

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "gguf_internal.h"
+#include "safetensors_internal.h"
 #include "weightgate/core/byte_reader.h"
 
 namespace wg {
@@ -186,6 +187,11 @@ Result<RawTensorInfo> ReadTensorInfo(ByteReader& r, MetadataParser& p, uint64_t 
   auto fail = [&](std::string message) {
     return Error::Malformed(std::move(message)).File(r.file()).Offset(t.info_offset).Field(t.name);
   };
+  if (auto bad = safetensors_detail::FindInvalidUtf8(t.name))
+    return Error::Malformed("tensor name is not valid UTF-8")
+        .File(r.file())
+        .Offset(t.info_offset + 8 + *bad)
+        .Field(what + " name");
   if (t.name.size() > kMaxNameBytes)
     return fail("tensor name too long")
         .Expected("at most " + std::to_string(kMaxNameBytes) + " bytes")
@@ -286,6 +292,13 @@ Result<GgufFile> ReadGguf(const std::string& path) {
     const uint64_t at = r.offset();
     GgufKV kv;
     WG_ASSIGN_OR_RETURN(kv.key, parser.ReadString("key of kv #" + std::to_string(k)));
+    // Keys and tensor names become JSON object keys and command-line output; string
+    // values stay as they are (some vocabularies hold raw bytes).
+    if (auto bad = safetensors_detail::FindInvalidUtf8(kv.key))
+      return Error::Malformed("metadata key is not valid UTF-8")
+          .File(path)
+          .Offset(at + 8 + *bad)
+          .Field("key of kv #" + std::to_string(k));
     if (!keys.insert(kv.key).second)
       return Error::Malformed("duplicate metadata key").File(path).Offset(at).Field(kv.key);
     const uint64_t type_at = r.offset();
