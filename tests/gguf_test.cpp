@@ -396,6 +396,16 @@ TEST(GgufRead, RefusesBrokenMetadata) {
     b.I32(0).U64(0);
     EXPECT_GGUF_ERROR(Parse(dir, b.bytes()), EC::kUnsupported, "nested too deeply");
   }
+  {
+    // 2^22 + 1 one-byte elements: a 4 MiB file that would take ~400 MiB once read.
+    Builder b;
+    b.Header(0, 1)
+        .KeyType("big", GgufType::kArray)
+        .I32(0)
+        .U64((1u << 22) + 1)
+        .Zeros((1u << 22) + 1);
+    EXPECT_GGUF_ERROR(Parse(dir, b.bytes()), EC::kUnsupported, "too many array elements");
+  }
   // A failing array element is named with its index.
   auto r = one_kv([](Builder& b) {
     b.KeyType("toks", GgufType::kArray).I32(8).U64(3).Str("a").Str("b").U64(99);

@@ -23,7 +23,7 @@ using namespace gguf_detail;
 // Every array element becomes a GgufValue (about 100 bytes), so a file of one-byte
 // elements would cost 100 times its size in memory. Real files hold around a million
 // (vocabulary, scores, token types, merges); this bounds a hostile one.
-constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 23;
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 22;
 // Nested arrays recurse; a hostile file must not exhaust the stack.
 constexpr int kMaxArrayDepth = 16;
 // Arrays longer than this are summarized in the catalogue's metadata JSON.
