@@ -355,6 +355,8 @@ TEST(GgufRead, RefusesBrokenMetadata) {
   EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 0, 1).bytes()), EC::kUnsupported,
                     "GGUF version not supported");
   EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 0, 4).bytes()), EC::kUnsupported, "version");
+  EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 0, 0x03000000).bytes()), EC::kUnsupported,
+                    "big-endian");
   EXPECT_TRUE(Parse(dir, Builder().Header(0, 0, 2).bytes()).ok());
   EXPECT_TRUE(Parse(dir, Builder().Header(0, 0).bytes()).ok());
   EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 1ull << 60).bytes()), EC::kMalformed,

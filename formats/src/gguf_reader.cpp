@@ -261,6 +261,14 @@ Result<GgufFile> ReadGguf(const std::string& path) {
         .Expected("\"GGUF\" (0x46554747)")
         .Found(Hex32(magic));
   WG_ASSIGN_OR_RETURN(g.version, r.Read<uint32_t>("version"));
+  if (g.version == 0x02000000 || g.version == 0x03000000)
+    return Error::Unsupported("big-endian GGUF files are not supported")
+        .File(path)
+        .Offset(4)
+        .Field("version")
+        .Expected("a little-endian file (version 3 reads as 3)")
+        .Found(std::to_string(g.version) + ", which is version " +
+               std::to_string(__builtin_bswap32(g.version)) + " byte-swapped");
   if (g.version != 2 && g.version != 3)
     return Error::Unsupported("GGUF version not supported")
         .File(path)
