@@ -97,10 +97,11 @@ void PrintHuman(const Json& j) {
     std::printf("\n  %s: %s", k.c_str(), Short(v).c_str());
     any = true;
   }
-  if (lic.contains("model_card")) {
-    std::printf("\n  README.md: license: %s", Short(lic["model_card"]).c_str());
-    any = true;
-  }
+  if (lic.contains("model_card"))
+    for (const auto& [k, v] : lic["model_card"].items()) {
+      std::printf("\n  README.md %s: %s", k.c_str(), Short(v).c_str());
+      any = true;
+    }
   if (lic.contains("files"))
     for (const Json& f : lic["files"]) {
       std::printf("\n  %s: %s", f["path"].get<std::string>().c_str(),

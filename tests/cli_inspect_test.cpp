@@ -142,14 +142,18 @@ TEST(CliInspect, SafetensorsMetadataAndLicenceBeside) {
                                {{"format", "pt"}, {"license", "apache-2.0"}}, std::move(specs))
                   .ok());
   test::WriteText(dir / "LICENSE", "\n   MIT License\n\nCopyright (c) 2026 someone\n");
-  test::WriteText(dir / "README.md", "---\nlanguage: en\nlicense: llama3.2\n---\n# Model\n");
+  test::WriteText(dir / "README.md",
+                  "---\nlanguage: en\nlicense: other\nlicense_name: \"acme-1.0\"\n"
+                  "license_link: LICENSE\n---\n# Model\nlicense: not front matter\n");
   // By file and by folder: the same licence information.
   for (const std::string& path : {dir / "model.safetensors", dir.path().string()}) {
     json lic = RunJson({"inspect", path, "--json"}, 0)["licence"];
     EXPECT_EQ(lic["fields"]["__metadata__.license"], "apache-2.0") << lic.dump();
     ASSERT_EQ(lic["files"].size(), 1u) << lic.dump();
     EXPECT_EQ(lic["files"][0]["first_line"], "MIT License");
-    EXPECT_EQ(lic["model_card"], "llama3.2");
+    EXPECT_EQ(
+        lic["model_card"],
+        json({{"license", "other"}, {"license_name", "acme-1.0"}, {"license_link", "LICENSE"}}));
   }
 }
 

@@ -42,21 +42,25 @@ std::string FirstLine(const fs::path& file) {
   return {};
 }
 
-// "license: apache-2.0" in a model card's YAML front matter.
-std::optional<std::string> ModelCardLicence(const fs::path& readme) {
+// license, license_name and license_link from a Hugging Face model card's YAML front
+// matter (README.md starting with "---"); an empty object when there are none.
+Json ModelCardLicence(const fs::path& readme) {
+  Json out = Json::object();
   std::ifstream in(readme);
   std::string line;
-  if (!std::getline(in, line) || line.rfind("---", 0) != 0) return std::nullopt;
-  for (int i = 0; i < 200 && std::getline(in, line); ++i) {
+  if (!std::getline(in, line) || line.rfind("---", 0) != 0) return out;
+  for (int i = 0; i < 500 && std::getline(in, line); ++i) {
     if (line.rfind("---", 0) == 0) break;
-    if (line.rfind("license:", 0) == 0) {
-      std::string v = line.substr(8);
+    for (const char* key : {"license", "license_name", "license_link"}) {
+      const std::string prefix = std::string(key) + ":";
+      if (line.rfind(prefix, 0) != 0) continue;
+      std::string v = line.substr(prefix.size());
       v.erase(0, v.find_first_not_of(" \t\"'"));
       while (!v.empty() && std::strchr(" \t\r\"'", v.back())) v.pop_back();
-      if (!v.empty()) return v;
+      if (!v.empty()) out[key] = v;
     }
   }
-  return std::nullopt;
+  return out;
 }
 
 void CollectFields(const Json& obj, const std::string& prefix, Json& out) {
@@ -90,7 +94,8 @@ Json FindLicence(const TensorCatalog& cat, const std::string& path) {
   for (const fs::path& f : found)
     files.push_back({{"path", f.string()}, {"first_line", FirstLine(f)}});
   if (!files.empty()) out["files"] = std::move(files);
-  if (auto card = ModelCardLicence(dir / "README.md")) out["model_card"] = *card;
+  Json card = ModelCardLicence(dir / "README.md");
+  if (!card.empty()) out["model_card"] = std::move(card);
   return out;
 }
 

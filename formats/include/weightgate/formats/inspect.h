@@ -15,9 +15,9 @@ namespace wg {
 
 // Licence information: metadata fields whose key names a licence (GGUF general.license*,
 // safetensors __metadata__ "license", ...), LICENSE/LICENCE/COPYING files beside the
-// model, and the "license:" of a Hugging Face model card (README.md front matter).
-// {"fields": {key: value}, "files": [{"path", "first_line"}], "model_card": "..."}; the
-// last two only when found.
+// model, and license/license_name/license_link of a Hugging Face model card (README.md
+// front matter). {"fields": {key: value}, "files": [{"path", "first_line"}],
+// "model_card": {"license", ...}}; the last two only when found.
 nlohmann::ordered_json FindLicence(const TensorCatalog& cat, const std::string& path);
 
 // {"path", "format", "files": [{"path", "bytes"}], "tensor_count", "parameters",
