@@ -248,7 +248,14 @@ class RegistryClientImpl final : public RegistryClient {
       WG_TRY(make(req));
       if (std::string h = auth_.HeaderFor(scope); !h.empty()) req.headers.push_back(h);
       WG_ASSIGN_OR_RETURN(HttpResponse r, http_.Send(req));
-      if (r.transport_error.empty() && r.status == 401 && auth_rounds < 2) {
+      if (r.transport_error.empty() && r.status == 401 && auth_rounds >= 2)
+        return Error::Io("registry refused the credentials")
+            .Field(req.url)
+            .Expected(
+                "valid WEIGHTGATE_REGISTRY_USER/WEIGHTGATE_REGISTRY_PASSWORD or "
+                "~/.docker/config.json auths")
+            .Found("HTTP 401");
+      if (r.transport_error.empty() && r.status == 401) {
         ++auth_rounds;
         WG_TRY(auth_.HandleChallenge(http_, r, scope));
         --attempt;  // an auth round trip is not a failed attempt
