@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   RegisterInspect(app, global, &run);
   RegisterScan(app, global, &run);
   RegisterConvert(app, global, &run);
+  RegisterPush(app, global, &run);
+  RegisterPull(app, global, &run);
 
   try {
     app.parse(argc, argv);

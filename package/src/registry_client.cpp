@@ -453,6 +453,10 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
                                     int64_t expected_size, const std::string& dest) {
   WG_TRY(CheckDigest(digest));
   std::string part = dest + ".part";
+  // A blob an interrupted pull already finished is kept if it still verifies.
+  if (::access(dest.c_str(), F_OK) == 0) {
+    if (::rename(dest.c_str(), part.c_str()) != 0) return Error::FromErrno("rename", dest);
+  }
   int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Error::FromErrno("open", part);
   FdCloser closer(fd);
@@ -478,11 +482,11 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
     }
   }
   if (expected_size >= 0 && pos > static_cast<uint64_t>(expected_size)) WG_TRY(restart());
-  if (pos > 0) ++stats_.blobs_resumed;
+  bool complete = expected_size >= 0 && pos == static_cast<uint64_t>(expected_size);
+  if (pos > 0 && !complete) ++stats_.blobs_resumed;
   if (pos > 0) Advance(pos);
 
   std::string url = base_ + "/v2/" + repo + "/blobs/" + digest;
-  bool complete = expected_size >= 0 && pos == static_cast<uint64_t>(expected_size);
   if (!complete) {
     auto sent = Execute(PullScope(repo), [&](HttpRequest& q) {
       q.url = url;
