@@ -540,7 +540,9 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
     if (!(r.status == 200 || r.status == 206 || (r.status == 416 && pos > 0))) {
       ::unlink(part.c_str());
       if (r.status == 404)
-        return Error::Io("registry does not have the blob").Field(url).Found("HTTP 404");
+        return Error::Malformed("the manifest names a blob the registry does not have")
+            .Field(url)
+            .Found("HTTP 404");
       return HttpError("GET blob", url, r);
     }
     ++stats_.blobs_downloaded;

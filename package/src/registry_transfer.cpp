@@ -87,13 +87,12 @@ Result<PushResult> PushPackage(const std::string& package_path, const ImageRefer
   return result;
 }
 
-Result<PullResult> PullPackage(const ImageReference& ref, const std::string& out_path,
-                               const RegistryOptions& options) {
+namespace {
+
+Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_path,
+                            const std::string& staging, const RegistryOptions& options) {
   std::error_code ec;
-  if (fs::exists(fs::symlink_status(out_path, ec)))
-    return Error::Usage("output already exists; remove it or choose another path").File(out_path);
   bool tar = EndsWith(out_path, ".tar");
-  std::string staging = PullStagingPath(out_path);
 
   WG_ASSIGN_OR_RETURN(auto client, RegistryClient::Create(ref.ApiHost(), options));
   WG_ASSIGN_OR_RETURN(FetchedManifest fetched,
@@ -179,6 +178,21 @@ Result<PullResult> PullPackage(const ImageReference& ref, const std::string& out
   result.manifest_digest = fetched.digest;
   result.stats = client->stats();
   return result;
+}
+
+}  // namespace
+
+Result<PullResult> PullPackage(const ImageReference& ref, const std::string& out_path,
+                               const RegistryOptions& options) {
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(out_path, ec)))
+    return Error::Usage("output already exists; remove it or choose another path").File(out_path);
+  std::string staging = PullStagingPath(out_path);
+  auto r = PullInto(ref, out_path, staging, options);
+  // A transfer that failed (network, disk) keeps its staging folder so the next pull resumes;
+  // content that is wrong (digest, malformed manifest, missing blob) is not worth keeping.
+  if (!r.ok() && r.error().code() != ErrorCode::kIo) fs::remove_all(staging, ec);
+  return r;
 }
 
 }  // namespace wg::package
