@@ -136,6 +136,22 @@ TEST_F(RegistryCliTest, PushPullRoundTripFolderAndTar) {
   EXPECT_NE(pull.err.find("already exists"), std::string::npos) << pull.err;
 }
 
+TEST_F(RegistryCliTest, PackedRealModelPullsBackAsTheSameTar) {
+  // stories260K packed by `weightgate pack`, pushed, pulled as a .tar: the same bytes.
+  auto pack = RunCli(
+      {"pack", TestData("models/stories260K"), "-o", tmp_ / "s.tar", "--tag", "v1", "--json"});
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  auto push = RunCli({"push", tmp_ / "s.tar", Ref("stories/260k:v1"), "--plain-http"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  auto pull = RunCli({"pull", Ref("stories/260k:v1"), "-o", tmp_ / "pulled.tar", "--plain-http"});
+  ASSERT_EQ(pull.exit_code, 0) << pull.err;
+  EXPECT_EQ(ReadAll(tmp_ / "s.tar"), ReadAll(tmp_ / "pulled.tar"));
+  auto unpack = RunCli({"unpack", tmp_ / "pulled.tar", "-o", tmp_ / "model"});
+  ASSERT_EQ(unpack.exit_code, 0) << unpack.err;
+  EXPECT_EQ(ReadAll(tmp_ / "model/stories260K.bin"),
+            ReadAll(TestData("models/stories260K/stories260K.bin")));
+}
+
 TEST_F(RegistryCliTest, NewVersionSharingWeightsUploadsOnlyWhatChanged) {
   MakePackage(tmp_, tmp_ / "v1", weights_, R"({"vocab":[1]})", "v1");
   MakePackage(tmp_, tmp_ / "v2", weights_, R"({"vocab":[2]})", "v2");

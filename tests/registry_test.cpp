@@ -120,7 +120,9 @@ TEST(ImageReferenceTest, ParsesRegistryRepositoryTagAndDigest) {
                           "h.io/a@sha256:xyz", "h.io/a@md5:0123", "h.io/-a"}) {
     auto b = ImageReference::Parse(bad);
     EXPECT_FALSE(b.ok()) << bad;
-    if (!b.ok()) EXPECT_EQ(b.error().code(), ErrorCode::kUsage);
+    if (!b.ok()) {
+      EXPECT_EQ(b.error().code(), ErrorCode::kUsage);
+    }
   }
 }
 

@@ -113,8 +113,10 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
   fs::create_directories(fs::path(staging) / "blobs" / "sha256", ec);
   if (ec) return Error::Io("cannot create the staging folder: " + ec.message()).File(staging);
 
-  std::vector<oci::Descriptor> blobs = {manifest.config};
-  blobs.insert(blobs.end(), manifest.layers.begin(), manifest.layers.end());
+  // Layers, then config, then manifest: the order pack writes, so that pulling a packed .tar
+  // gives back the same bytes.
+  std::vector<oci::Descriptor> blobs = manifest.layers;
+  blobs.push_back(manifest.config);
   PullResult result;
   std::set<std::string> seen;
   for (const auto& d : blobs)
