@@ -88,10 +88,10 @@ TEST(DType, BlockGeometry) {
 TEST(Half, RoundToNearestEven) {
   EXPECT_EQ(F32ToF16(1.0f), 0x3c00);
   EXPECT_EQ(F32ToF16(65504.0f), 0x7bff);
-  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);                // rounds up to inf
-  EXPECT_EQ(F32ToF16(BitsFloat(0x3f801000)), 0x3c00);   // tie -> even (down)
-  EXPECT_EQ(F32ToF16(BitsFloat(0x3f803000)), 0x3c02);   // tie -> even (up)
-  EXPECT_EQ(F32ToF16(5.96046448e-08f), 0x0001);         // smallest subnormal
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);             // rounds up to inf
+  EXPECT_EQ(F32ToF16(BitsFloat(0x3f801000)), 0x3c00);  // tie -> even (down)
+  EXPECT_EQ(F32ToF16(BitsFloat(0x3f803000)), 0x3c02);  // tie -> even (up)
+  EXPECT_EQ(F32ToF16(5.96046448e-08f), 0x0001);       // smallest subnormal
   EXPECT_EQ(F32ToBF16(BitsFloat(0x3f808000)), 0x3f80);  // tie -> even
   EXPECT_EQ(F32ToBF16(BitsFloat(0x3f818000)), 0x3f82);
   // Every f16 survives a round trip through f32.
@@ -105,12 +105,7 @@ TEST(Half, RoundToNearestEven) {
 TEST(ThreadPool, RunsEveryIndexAndReportsLowestError) {
   ThreadPool pool(4);
   std::atomic<int> sum{0};
-  ASSERT_TRUE(pool.ParallelFor(1000,
-                               [&](size_t i) {
-                                 sum += static_cast<int>(i);
-                                 return Ok();
-                               })
-                  .ok());
+  ASSERT_TRUE(pool.ParallelFor(1000, [&](size_t i) { sum += static_cast<int>(i); return Ok(); }).ok());
   EXPECT_EQ(sum.load(), 999 * 1000 / 2);
   Status s = pool.ParallelFor(100, [&](size_t i) -> Status {
     if (i == 7) return Error::Malformed("seven");

@@ -1,17 +1,15 @@
 // core/hash: digests, their text forms, and HashMany agreeing with one-at-a-time hashing.
-#include "weightgate/core/hash.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
+#include "weightgate/core/hash.h"
+
 namespace wg {
 namespace {
 
-Bytes AsBytes(const std::string& s) {
-  return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-}
+Bytes AsBytes(const std::string& s) { return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
 TEST(Hash, Sha256KnownAnswer) {
   EXPECT_EQ(HashBytes(HashAlgo::kSha256, AsBytes("abc")).Hex(),
@@ -32,14 +30,12 @@ TEST(Hash, ParseRoundTripsAndRejectsJunk) {
 
 TEST(Hash, ManyEqualsOneByOne) {
   std::vector<std::string> msgs;
-  for (int i = 0; i < 37; ++i)
-    msgs.push_back(std::string(static_cast<size_t>(i * 97), static_cast<char>(i)));
+  for (int i = 0; i < 37; ++i) msgs.push_back(std::string(static_cast<size_t>(i * 97), static_cast<char>(i)));
   std::vector<Bytes> views;
   for (auto& m : msgs) views.push_back(AsBytes(m));
   std::vector<Digest> out(views.size());
   HashMany(HashAlgo::kSha256, views, out);
-  for (size_t i = 0; i < views.size(); ++i)
-    EXPECT_EQ(out[i], HashBytes(HashAlgo::kSha256, views[i]));
+  for (size_t i = 0; i < views.size(); ++i) EXPECT_EQ(out[i], HashBytes(HashAlgo::kSha256, views[i]));
 }
 
 }  // namespace
