@@ -318,6 +318,43 @@ TEST_F(RegistryTest, DroppedConnectionDuringPullIsResumedWithRange) {
   EXPECT_EQ(c->stats().bytes_downloaded, weights.size());
 }
 
+TEST_F(RegistryTest, FailedChunkContinuesWhereTheRegistryStands) {
+  // The third PATCH answers 503: the client asks the upload session for its Range and
+  // sends that chunk again, not the whole blob.
+  FaultyProxy proxy(server_->host(),
+                    {"--fail-503", "1", "--fail-method", "PATCH", "--fail-skip", "2"});
+  ASSERT_TRUE(proxy.ok());
+  RegistryOptions o = FastOptions();
+  o.monolithic_max = 256 << 10;
+  o.chunk_size = 256 << 10;
+  auto c = Client(o, proxy.host());
+  auto weights = RandomBytes(5 * (256 << 10), 15);
+  std::string d = PushFile(*c, "chunks", weights, "w.bin");
+  EXPECT_NE(proxy.Log().find("FAULT 503 PATCH"), std::string::npos) << proxy.Log();
+  EXPECT_EQ(c->stats().retries, 1u);
+  EXPECT_EQ(c->stats().chunks_uploaded, 5u);
+  EXPECT_EQ(c->stats().blobs_uploaded, 1u);
+  EXPECT_EQ(c->stats().bytes_uploaded, weights.size() + (256 << 10));  // one chunk twice
+  std::string out = tmp_ / "out.bin";
+  ASSERT_TRUE(Client()->PullBlob("chunks", d, weights.size(), out).ok());
+  EXPECT_EQ(ReadAll(out), weights);
+}
+
+TEST_F(RegistryTest, ResumeAgainstServerIgnoringRangeStartsOver) {
+  auto weights = RandomBytes(1 << 20, 16);
+  std::string d = PushFile(*Client(), "norange", weights, "w.bin");
+  FaultyProxy proxy(server_->host(), {"--ignore-range"});
+  ASSERT_TRUE(proxy.ok());
+  std::string out = tmp_ / "out.bin";
+  WriteAll(out + ".part", std::vector<uint8_t>(weights.begin(), weights.begin() + 1000));
+  auto c = Client(FastOptions(), proxy.host());
+  Status s = c->PullBlob("norange", d, weights.size(), out);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(ReadAll(out), weights);
+  EXPECT_EQ(c->stats().bytes_downloaded, weights.size());
+  EXPECT_NE(proxy.Log().find("FAULT range ignored"), std::string::npos);
+}
+
 TEST_F(RegistryTest, BearerTokenFlow) {
   FaultyProxy proxy(server_->host(), {"--bearer", "alice:s3cret"});
   ASSERT_TRUE(proxy.ok());

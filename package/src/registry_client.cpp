@@ -387,7 +387,9 @@ class RegistryClientImpl final : public RegistryClient {
             return Ok();
           },
           1);
-      if (sent.ok() && sent->status == 202 && !sent->Header("location").empty()) {
+      // 202 per the spec; ECR answers 201 (kitops #821).
+      if (sent.ok() && (sent->status == 202 || sent->status == 201) &&
+          !sent->Header("location").empty()) {
         WG_ASSIGN_OR_RETURN(location, ResolveUrl(location, sent->Header("location")));
         pos += n;
         ++stats_.chunks_uploaded;

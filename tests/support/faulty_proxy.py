@@ -3,7 +3,9 @@
 
 Faults it injects, each logged as one "FAULT ..." line on stdout:
   --fail-503 N          the first N requests (optionally only --fail-method M) answer 503
+  --fail-skip K         ... after letting K matching requests through
   --drop-blob-get N     the first N blob GETs send half the body, then drop the connection
+  --ignore-range        strip Range from blob GETs (a server that always answers 200)
   --bearer USER:PASS    the registry demands a Bearer token from /token (Basic USER:PASS)
 GET /healthz answers 200 so the test can wait for it.
 """
@@ -25,11 +27,13 @@ def main():
     ap.add_argument("--upstream", required=True)  # host:port
     ap.add_argument("--fail-503", type=int, default=0)
     ap.add_argument("--fail-method", default="")
+    ap.add_argument("--fail-skip", type=int, default=0)
     ap.add_argument("--drop-blob-get", type=int, default=0)
+    ap.add_argument("--ignore-range", action="store_true")
     ap.add_argument("--bearer", default="")
     args = ap.parse_args()
     lock = threading.Lock()
-    state = {"fail": args.fail_503, "drop": args.drop_blob_get, "tokens": set()}
+    state = {"fail": args.fail_503, "skip": args.fail_skip, "drop": args.drop_blob_get, "tokens": set()}
 
     def log(*parts):
         with lock:
@@ -89,7 +93,10 @@ def main():
                     return self._reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', [
                         ("WWW-Authenticate", 'Bearer realm="%s",service="weightgate-test"' % realm),
                         ("Content-Type", "application/json")])
-            if (not args.fail_method or self.command == args.fail_method) and self._take("fail"):
+            matches = not args.fail_method or self.command == args.fail_method
+            if matches and self._take("skip"):
+                return self._forward()
+            if matches and self._take("fail"):
                 log("FAULT 503", self.command, self.path)
                 return self._reply(503, b'{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}',
                                    [("Content-Type", "application/json")])
@@ -100,6 +107,9 @@ def main():
             up.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for k, v in self.headers.items():
                 if k.lower() in HOP or (args.bearer and k.lower() == "authorization"):
+                    continue
+                if args.ignore_range and k.lower() == "range" and "/blobs/sha256:" in self.path:
+                    log("FAULT range ignored", self.path)
                     continue
                 up.putheader(k, v)
             up.endheaders()
