@@ -11,6 +11,7 @@ namespace {
 
 struct NetworkFlags {
   bool plain_http = false;
+  std::string ca_file;
   uint64_t chunk_mib = 64;
   int retries = 5;
   bool json = false;
@@ -19,6 +20,9 @@ struct NetworkFlags {
 void AddNetworkFlags(CLI::App* cmd, NetworkFlags* f) {
   cmd->add_flag("--plain-http", f->plain_http,
                 "Talk http:// instead of https:// (loopback test registries)");
+  cmd->add_option("--ca-file", f->ca_file,
+                  "PEM file of CA certificates to trust for https (private registry CA)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--chunk-size", f->chunk_mib,
                   "Blobs larger than this many MiB upload in chunks of this size")
       ->check(CLI::Range(1, 1 << 20));
@@ -31,6 +35,7 @@ void AddNetworkFlags(CLI::App* cmd, NetworkFlags* f) {
 package::RegistryOptions OptionsFrom(const NetworkFlags& f, const GlobalOptions& g) {
   package::RegistryOptions o;
   o.plain_http = f.plain_http;
+  o.ca_file = f.ca_file;
   o.chunk_size = f.chunk_mib << 20;
   o.monolithic_max = o.chunk_size;
   o.max_attempts = f.retries;

@@ -293,3 +293,36 @@ TEST_F(RegistryCliAuthTest, CredentialsFromEnvironmentOrDockerConfig) {
 
 }  // namespace
 }  // namespace wg::test
+
+namespace wg::test {
+namespace {
+
+class RegistryCliTlsTest : public RegistryCliTest {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram("openssl")) GTEST_SKIP() << "openssl is not installed";
+    RegistryServer::Options o;
+    o.tls = true;
+    server_ = std::make_unique<RegistryServer>(o);
+    if (!server_->ok()) GTEST_SKIP() << "skipping registry test: " << server_->error();
+    weights_ = RandomBytes(200000, 4);
+  }
+};
+
+TEST_F(RegistryCliTlsTest, HttpsIsTheDefaultAndCertificatesAreVerified) {
+  auto pkg = MakePackage(tmp_, tmp_ / "pkg", weights_, "{}", "v1");
+  // An unknown self-signed certificate is refused, without retrying.
+  auto r = RunCli({"push", tmp_ / "pkg", Ref("tls/m:v1")});
+  EXPECT_EQ(r.exit_code, 8);
+  EXPECT_NE(r.err.find("https://"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("attempt(s)"), std::string::npos) << r.err;
+  // Trusted through --ca-file: push and pull over https.
+  r = RunCli({"push", tmp_ / "pkg", Ref("tls/m:v1"), "--ca-file", server_->ca_file()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunCli({"pull", Ref("tls/m:v1"), "-o", tmp_ / "out", "--ca-file", server_->ca_file()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectSameBlobs(tmp_.path() / "pkg", tmp_.path() / "out");
+}
+
+}  // namespace
+}  // namespace wg::test

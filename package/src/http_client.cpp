@@ -129,7 +129,7 @@ std::vector<std::string> HttpResponse::Headers(std::string_view name) const {
   return out;
 }
 
-HttpClient::HttpClient(HttpTimeouts timeouts) : timeouts_(timeouts) {
+HttpClient::HttpClient(HttpSettings timeouts) : timeouts_(timeouts) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_ = curl_easy_init();
 }
@@ -156,6 +156,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& req) {
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeouts_.stall_s);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!timeouts_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, timeouts_.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &ex);

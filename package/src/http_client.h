@@ -54,14 +54,15 @@ struct HttpResponse {
   std::vector<std::string> Headers(std::string_view lowercase_name) const;
 };
 
-struct HttpTimeouts {
+struct HttpSettings {
   long connect_s = 30;
   long stall_s = 60;
+  std::string ca_file;  // extra trust anchors (PEM); empty = the system store
 };
 
 class HttpClient {
  public:
-  explicit HttpClient(HttpTimeouts timeouts);
+  explicit HttpClient(HttpSettings timeouts);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -69,7 +70,7 @@ class HttpClient {
 
  private:
   CURL* curl_;  // reused so that connections are kept alive between requests
-  HttpTimeouts timeouts_;
+  HttpSettings timeouts_;
 };
 
 // Resolves a Location header (absolute or relative) against the URL it answered.

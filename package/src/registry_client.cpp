@@ -98,7 +98,7 @@ class RegistryClientImpl final : public RegistryClient {
       : host_(std::move(host)),
         base_((opt.plain_http ? "http://" : "https://") + host_),
         opt_(std::move(opt)),
-        http_(HttpTimeouts{opt_.connect_timeout_s, opt_.stall_timeout_s}),
+        http_(HttpSettings{opt_.connect_timeout_s, opt_.stall_timeout_s, opt_.ca_file}),
         auth_(host_, std::move(creds), opt_.plain_http) {}
 
   Result<bool> BlobExists(const std::string& repo, const std::string& digest) override {

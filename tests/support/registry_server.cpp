@@ -137,7 +137,7 @@ void ChildProcess::Stop() {
 bool WaitForHttp(const std::string& url, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto r = RunCommand({"curl", "-s", "-o", "/dev/null", "--max-time", "2", url}, {}, 5);
+    auto r = RunCommand({"curl", "-s", "-k", "-o", "/dev/null", "--max-time", "2", url}, {}, 5);
     if (r.exit_code == 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -166,6 +166,19 @@ RegistryServer::RegistryServer(Options options) {
     auth =
         "auth:\n  htpasswd:\n    realm: weightgate-test\n    path: " + (dir_ / "htpasswd") + "\n";
   }
+  std::string tls;
+  if (options.tls) {
+    auto r = RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                         "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1",
+                         "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout",
+                         dir_ / "key.pem", "-out", dir_ / "cert.pem"});
+    if (r.exit_code != 0) {
+      error_ = "openssl could not make a test certificate: " + r.err;
+      return;
+    }
+    tls = "  tls:\n    certificate: " + (dir_ / "cert.pem") + "\n    key: " + (dir_ / "key.pem") +
+          "\n";
+  }
   // A port picked by the kernel can be taken in between; try a few.
   for (int tries = 0; tries < 3 && !ok_; ++tries) {
     port_ = FreeLoopbackPort();
@@ -176,10 +189,10 @@ RegistryServer::RegistryServer(Options options) {
                                        << "\n  delete:\n    enabled: true\n"
                                           "http:\n  addr: 127.0.0.1:"
                                        << port_ << "\n  secret: weightgate-test-secret\n"
-                                       << auth;
+                                       << tls << auth;
     if (!proc_.Start({"docker-registry", "serve", dir_ / "config.yml"}, dir_ / "registry.log"))
       continue;
-    ok_ = WaitForHttp("http://" + host() + "/v2/");
+    ok_ = WaitForHttp((options.tls ? "https://" : "http://") + host() + "/v2/");
     if (!ok_) proc_.Stop();
   }
   if (!ok_) {

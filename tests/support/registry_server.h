@@ -45,6 +45,7 @@ class RegistryServer {
   struct Options {
     std::string htpasswd_user;  // non-empty: Basic auth with this user/password (bcrypt)
     std::string htpasswd_password;
+    bool tls = false;  // serve https with a fresh self-signed certificate for 127.0.0.1
   };
   RegistryServer() : RegistryServer(Options{}) {}
   explicit RegistryServer(Options options);
@@ -53,6 +54,8 @@ class RegistryServer {
   const std::string& error() const { return error_; }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
+  // The self-signed certificate (PEM) when tls was asked for.
+  std::string ca_file() const { return dir_ / "cert.pem"; }
   // Storage root: docker/registry/v2/blobs/sha256/<ab>/<hex>/data
   std::filesystem::path BlobDataPath(const std::string& digest) const;
 

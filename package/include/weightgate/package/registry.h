@@ -47,6 +47,9 @@ struct ImageReference {
 
 struct RegistryOptions {
   bool plain_http = false;  // http:// instead of https:// (loopback test registries)
+  // A PEM file of CA certificates to trust for https (a private registry's own CA); empty = the
+  // system store. Certificates are always verified.
+  std::string ca_file;
   // Blobs up to this size go in one PUT; larger ones in PATCH chunks of chunk_size.
   uint64_t monolithic_max = 64ull << 20;
   uint64_t chunk_size = 64ull << 20;
