@@ -102,9 +102,15 @@ class RegistryClientImpl final : public RegistryClient {
         auth_(host_, std::move(creds), opt_.plain_http) {}
 
   Result<bool> BlobExists(const std::string& repo, const std::string& digest) override {
+    return BlobExistsIn(repo, digest, PullScope(repo));
+  }
+
+  // A push asks with the push scope, so a token server is visited once, not twice.
+  Result<bool> BlobExistsIn(const std::string& repo, const std::string& digest,
+                            const std::string& scope) {
     WG_TRY(CheckDigest(digest));
     std::string url = base_ + "/v2/" + repo + "/blobs/" + digest;
-    WG_ASSIGN_OR_RETURN(HttpResponse r, Execute(PullScope(repo), [&](HttpRequest& q) {
+    WG_ASSIGN_OR_RETURN(HttpResponse r, Execute(scope, [&](HttpRequest& q) {
                           q.method = "HEAD";
                           q.url = url;
                           return Ok();
@@ -225,8 +231,9 @@ class RegistryClientImpl final : public RegistryClient {
     if (r) {
       // Honour a short Retry-After (seconds) from 429/503.
       std::string ra = r->Header("retry-after");
-      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
-        wait = std::max<std::chrono::milliseconds>(wait, std::chrono::seconds(std::stol(ra)));
+      if (!ra.empty() && ra.size() < 7 && std::all_of(ra.begin(), ra.end(), ::isdigit))
+        wait =
+            std::max<std::chrono::milliseconds>(wait, std::chrono::seconds(std::atol(ra.c_str())));
     }
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(wait, opt_.max_backoff));
   }
@@ -280,7 +287,7 @@ class RegistryClientImpl final : public RegistryClient {
   Status PushBody(const std::string& repo, const std::string& digest, const BlobBody& body,
                   bool again = false) {
     if (!again) {
-      WG_ASSIGN_OR_RETURN(bool exists, BlobExists(repo, digest));
+      WG_ASSIGN_OR_RETURN(bool exists, BlobExistsIn(repo, digest, PushScope(repo)));
       if (exists) {
         ++stats_.blobs_skipped;
         Advance(body.size);
@@ -343,7 +350,7 @@ class RegistryClientImpl final : public RegistryClient {
       return HttpError("POST blob upload", url, r);
     if (std::string min = r.Header("oci-chunk-min-length");
         !min.empty() && std::all_of(min.begin(), min.end(), ::isdigit))
-      chunk_min_ = std::stoull(min);
+      chunk_min_ = std::strtoull(min.c_str(), nullptr, 10);
     return ResolveUrl(url, r.Header("location"));
   }
 
