@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   RegisterPackageVerbs(app, global, &run);
   RegisterPush(app, global, &run);
   RegisterPull(app, global, &run);
+  RegisterKeygen(app, global, &run);
+  RegisterSign(app, global, &run);
+  RegisterVerify(app, global, &run);
 
   try {
     app.parse(argc, argv);
