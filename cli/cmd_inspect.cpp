@@ -1,8 +1,9 @@
-// weightgate inspect PATH [--json]: what a model file, index or folder holds.
+// weightgate inspect PATH [--json]: what a model file, index, folder or package holds.
 #include <cstdio>
 #include <map>
 #include <regex>
 
+#include "cmd_package.h"
 #include "command.h"
 #include "weightgate/formats/inspect.h"
 
@@ -138,7 +139,7 @@ void PrintHuman(const Json& j) {
 }  // namespace
 
 void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
-  auto* cmd = app.add_subcommand("inspect", "Show what a model file, index or folder holds");
+  auto* cmd = app.add_subcommand("inspect", "Show what a model file, index, folder or package holds");
   struct Options {
     std::string path, tokenizer;
     bool json = false;
@@ -158,10 +159,12 @@ void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "Examples:\n"
       "  weightgate inspect stories260K.bin\n"
       "  weightgate inspect model.gguf --json | jq '.tensors[] | select(.dtype == \"Q8_0\")'\n"
-      "  weightgate inspect ./Llama-3.2-1B/        # a folder: index, shards, tokenizer");
+      "  weightgate inspect ./Llama-3.2-1B/        # a folder: index, shards, tokenizer\n"
+      "  weightgate inspect model.tar              # a package: layers, digests, model config");
   (void)global;
   cmd->callback([run, opts] {
     *run = [opts]() -> int {
+      if (IsPackage(opts->path)) return InspectPackageVerb(opts->path, opts->json);
       auto cat = OpenCatalog(opts->path, OpenOptions{opts->tokenizer});
       if (!cat.ok()) return ReportError(cat.error());
       const Json j = InspectJson(*cat, opts->path);
