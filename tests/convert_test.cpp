@@ -263,7 +263,7 @@ void ExpectSameGguf(const std::string& a_path, const std::string& b_path) {
   }
   for (const GgufKV& kv : a->kvs) {
     const GgufValue* v = b->Find(kv.key);
-    ASSERT_NE(v, nullptr) << kv.key;
+    ASSERT_NE(v, nullptr) << kv.key << " missing in " << b_path;
     EXPECT_EQ(kv.value.ToJson(), v->ToJson()) << kv.key;
   }
 }

@@ -215,7 +215,8 @@ Result<LlamaParams> LlamaParamsFromLlama2c(const Llama2cConfig& c, const std::st
   p.vocab_size = c.vocab_size;
   p.context_length = c.seq_len;
   p.head_dim = c.dim / c.n_heads;
-  p.rms_eps = 1e-5;  // llama2.c's model.py and run.c
+  p.rms_eps = 1e-5;        // llama2.c's model.py and run.c
+  p.rope_theta = 10000.0;  // run.c's RoPE base
   p.tied = c.shared_classifier;
   p.bos = 1;
   p.eos = 2;

@@ -9,6 +9,7 @@
 // minus the rank of the merge that creates it (0 for tokens no merge creates), which is
 // what SentencePiece BPE models carry.
 #include <filesystem>
+#include <set>
 #include <unordered_map>
 
 #include "convert_internal.h"
@@ -146,7 +147,10 @@ Result<GgufTokenizer> ReadHfTokenizerJson(const std::string& path) {
 Status ApplyHfSpecialTokens(const std::string& folder, GgufTokenizer* t) {
   namespace fs = std::filesystem;
   const fs::path dir(folder);
-  // tokenizer_config.json names special tokens by text; config.json by id.
+  // tokenizer_config.json names special tokens by text; config.json by id. As in gguf-py's
+  // SpecialVocab, config.json fills what tokenizer_config.json does not name (and wins
+  // over a tokenizer.model's trainer defaults).
+  std::set<const std::optional<uint32_t>*> named;
   if (fs::exists(dir / "tokenizer_config.json")) {
     WG_ASSIGN_OR_RETURN(nlohmann::json tc, ReadJson((dir / "tokenizer_config.json").string()));
     auto text_of = [&](const char* key) -> std::optional<std::string> {
@@ -159,7 +163,10 @@ Status ApplyHfSpecialTokens(const std::string& folder, GgufTokenizer* t) {
     };
     auto set = [&](const char* key, std::optional<uint32_t>* slot) {
       if (auto text = text_of(key))
-        if (auto id = FindToken(*t, *text)) *slot = *id;
+        if (auto id = FindToken(*t, *text)) {
+          *slot = *id;
+          named.insert(slot);
+        }
     };
     set("bos_token", &t->bos);
     set("eos_token", &t->eos);
@@ -174,11 +181,10 @@ Status ApplyHfSpecialTokens(const std::string& folder, GgufTokenizer* t) {
     WG_ASSIGN_OR_RETURN(nlohmann::json c, ReadJson((dir / "config.json").string()));
     auto set = [&](const char* key, std::optional<uint32_t>* slot) {
       auto it = c.find(key);
-      if (it != c.end() && it->is_number_unsigned() && it->get<uint64_t>() < t->tokens.size())
+      if (!named.count(slot) && it != c.end() && it->is_number_unsigned() &&
+          it->get<uint64_t>() < t->tokens.size())
         *slot = it->get<uint32_t>();
     };
-    // config.json's ids win over a tokenizer.model's trainer defaults, as gguf-py's
-    // SpecialVocab reads them.
     set("bos_token_id", &t->bos);
     set("eos_token_id", &t->eos);
     set("pad_token_id", &t->pad);
