@@ -42,4 +42,9 @@ Status FromF32(DType to, const float* src, uint8_t* dst, uint64_t n);
 // internal, so memory use is bounded.
 Status Convert(DType from, const uint8_t* src, DType to, uint8_t* dst, uint64_t n);
 
+// Whether the SIMD conversion paths run on this CPU (AVX2 and F16C). Tests switch them
+// off to compare the scalar fallback with them; results are identical either way.
+bool SimdAvailable();
+void SetSimdForTesting(bool enabled);
+
 }  // namespace wg
