@@ -80,6 +80,7 @@ void RegisterConvert(CLI::App& app, const GlobalOptions& global, Runner* run) {
                   "Weight dtype: f32, f16, bf16, or (GGUF only) q8_0, q4_0");
   cmd->add_option("--tokenizer", args->tokenizer, "llama2.c: tokenizer .bin file");
   cmd->add_flag("--json", args->json, "Print the result as one JSON document");
+  cmd->fallthrough();  // global flags (-q) also after the verb
   cmd->callback(
       [run, args, &global] { *run = [args, &global] { return RunConvert(*args, global); }; });
 }

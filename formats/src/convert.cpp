@@ -78,6 +78,9 @@ Result<ConvertReport> Convert(const std::string& in, const std::string& out,
   if (fs::is_directory(trimmed, ec))
     return Error::Usage("output exists and is a folder; remove it or choose another name")
         .File(trimmed);
+  const fs::path parent = fs::path(trimmed).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    return Error::Io("the output's folder does not exist").File(parent.string());
   // A safetensors OUT without the extension is a Hugging Face folder.
   const bool folder = to == TargetFormat::kSafetensors && !EndsWith(trimmed, ".safetensors");
   if (folder && fs::exists(trimmed, ec))
