@@ -364,6 +364,51 @@ TEST_F(ConvertTest, HuggingFaceFolderWithTokenizerJsonAndUnknownTensors) {
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
 }
 
+// llama2.c version 2 (int8 groups with F32 scales) dequantizes through the same stream;
+// the values equal the llama2.c reader's own dequantizer, also after Q/K moves to HF and
+// back.
+TEST_F(ConvertTest, Llama2cVersion2DequantizesToGguf) {
+  TempDir dir;
+  const std::string cmd =
+      std::string(WG_PYTHON) + " " + test::SourcePath("tests/support/make_llama2c_fixtures.py") +
+      " " + kStories + " " + kStoriesGguf + " " + dir.path().string() + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "fixtures need numpy and gguf";
+  ConvertOptions o;
+  o.tokenizer = test::TestData("models/stories260K/tok512.bin");
+  ASSERT_TRUE(Convert(dir / "v2.bin", dir / "v2.gguf", o).ok());
+  Result<Llama2cModel> m = ReadLlama2c(dir / "v2.bin", "-");
+  ASSERT_TRUE(m.ok());
+  Result<GgufFile> g = ReadGguf(dir / "v2.gguf");
+  ASSERT_TRUE(g.ok()) << g.error().ToString();
+  size_t checked = 0;
+  for (const TensorInfo& t : m->catalog.tensors) {
+    if (t.dtype != DType::kI8) continue;
+    const TensorInfo* scales = m->catalog.Find(t.name + kLlama2cScalesSuffix);
+    ASSERT_NE(scales, nullptr);
+    TensorWriteSpec want = DequantizedLlama2cTensor(t, *scales, m->config.group_size);
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(want.produce([&](wg::Bytes b) {
+                      bytes.insert(bytes.end(), b.begin(), b.end());
+                      return Ok();
+                    })
+                    .ok());
+    const TensorInfo* o = g->catalog.Find(t.name);
+    ASSERT_NE(o, nullptr) << t.name;
+    EXPECT_EQ(o->dtype, DType::kF32);
+    EXPECT_EQ(Bytes(*o), bytes) << t.name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 36u);
+  EXPECT_EQ(g->catalog.Find("token_embd.weight.scales"), nullptr);
+
+  ConvertOptions to_st;
+  to_st.to = TargetFormat::kSafetensors;
+  to_st.tokenizer = o.tokenizer;
+  ASSERT_TRUE(Convert(dir / "v2.bin", dir / "hf", to_st).ok());
+  ASSERT_TRUE(Convert(dir / "hf", dir / "v2_via_hf.gguf", {}).ok());
+  ExpectSameGguf(dir / "v2.gguf", dir / "v2_via_hf.gguf");
+}
+
 // ---- 5. quantized GGUF ------------------------------------------------------------------
 
 TEST_F(ConvertTest, QuantizedGgufKeepsNormsF32AndFallsBackForOddRows) {

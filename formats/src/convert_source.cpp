@@ -124,6 +124,29 @@ Result<Source> OpenSource(const std::string& in, const std::string& tokenizer) {
   return s;
 }
 
+std::vector<SourceTensor> SourceTensors(const TensorCatalog& catalog) {
+  std::vector<SourceTensor> out;
+  uint64_t group = 0;
+  if (catalog.format == Format::kLlama2c && catalog.metadata.contains("group_size") &&
+      catalog.metadata["group_size"].is_number_integer() &&
+      catalog.metadata["group_size"].get<int64_t>() > 0)
+    group = catalog.metadata["group_size"].get<uint64_t>();
+  for (const TensorInfo& t : catalog.tensors) {
+    SourceTensor s{&t};
+    if (group && t.dtype == DType::kI8) {
+      if (const TensorInfo* sc = catalog.Find(t.name + kLlama2cScalesSuffix)) {
+        s.scales = sc;
+        s.group_size = group;
+      }
+    }
+    if (group && EndsWith(t.name, kLlama2cScalesSuffix) &&
+        catalog.Find(t.name.substr(0, t.name.size() - std::strlen(kLlama2cScalesSuffix))))
+      continue;  // folded into its values tensor
+    out.push_back(s);
+  }
+  return out;
+}
+
 Result<std::optional<GgufTokenizer>> LoadFolderTokenizer(const std::string& folder) {
   const fs::path dir(folder);
   std::optional<GgufTokenizer> t;
