@@ -205,3 +205,37 @@ def test_sharded_pytorch_folder_equals_safetensors_folder(tmp_path):
     assert set(a) == set(b)
     for k in a:
         assert np.asarray(a[k].data).tobytes() == np.asarray(b[k].data).tobytes(), k
+
+
+def unpermute(w, n_head):
+    """transformers' convert_llama_weights_to_hf.py permute (GGUF/Meta -> HF order)."""
+    rows, cols = w.shape
+    return w.reshape(n_head, rows // n_head // 2, 2, cols).transpose(0, 2, 1, 3).reshape(rows, cols)
+
+
+def test_quantized_gguf_dequantizes_like_gguf_py(tmp_path):
+    q = tmp_path / "s8.gguf"
+    convert(STORIES, str(q), "--dtype", "q8_0")
+    convert(str(q), str(tmp_path / "s.safetensors"))
+    st = load_file(str(tmp_path / "s.safetensors"))
+    for name, t in tensors(str(q)).items():
+        shape = list(reversed([int(x) for x in t.shape]))
+        want = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).reshape(shape).astype(np.float32)
+        hf = gguf_to_hf(name)
+        if ".attn_q." in name:
+            want = unpermute(want, 8)
+        elif ".attn_k." in name:
+            want = unpermute(want, 4)
+        # Quantized tensors come out as F32; F16/F32 ones keep their dtype.
+        assert st[hf].dtype == (np.float16 if t.tensor_type == QT.F16 else np.float32), name
+        assert st[hf].tobytes() == want.astype(st[hf].dtype).tobytes(), name
+
+
+def gguf_to_hf(name):
+    inverse = {v: k for k, v in NAMES.items()}
+    fixed = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+             "output.weight": "lm_head.weight"}
+    if name in fixed:
+        return fixed[name]
+    _, layer, what, _ = name.split(".")
+    return f"model.layers.{layer}.{inverse[what]}.weight"
