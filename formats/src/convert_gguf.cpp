@@ -131,6 +131,10 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
     if (!spec.ok()) return std::move(spec).error().File(src.path);
     specs.push_back(std::move(*spec));
   }
+  uint64_t total = 0;
+  for (const TensorWriteSpec& s : specs) total += s.nbytes;
+  Progress progress("convert", total);
+  TrackProgress(&specs, &progress);
   return WriteGguf(out, kvs, std::move(specs));
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weightgate/core/dtype.h"
+#include "weightgate/core/progress.h"
 #include "weightgate/core/thread_pool.h"
 #include "weightgate/formats/gguf.h"
 #include "weightgate/formats/llama2c.h"
@@ -53,6 +54,10 @@ std::vector<SourceTensor> SourceTensors(const TensorCatalog& catalog);
 // casts or quantizes each chunk on two threads, hands it to the writer and releases the
 // source pages. Checks the plan (dtype support, block alignment) before returning.
 Result<TensorWriteSpec> MakeWriteSpec(const TensorPlan& plan);
+
+// Wraps every producer so that the bytes it hands over advance `progress` (which must
+// outlive the specs).
+void TrackProgress(std::vector<TensorWriteSpec>* specs, Progress* progress);
 
 // Chunk size, in output bytes, that producers aim for. Tests shrink it to exercise
 // chunk boundaries on small models.

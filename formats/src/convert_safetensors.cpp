@@ -67,6 +67,10 @@ Status WriteSafetensorsTarget(const Source& src, const std::string& out, bool fo
 
   const fs::path dir(out);
   const std::string weights = folder ? (dir / "model.safetensors").string() : out;
+  uint64_t total = 0;
+  for (const TensorWriteSpec& s : specs) total += s.nbytes;
+  Progress progress("convert", total);
+  TrackProgress(&specs, &progress);
   WG_TRY(WriteSafetensors(weights, {{"format", "pt"}}, std::move(specs)));
   files->push_back(weights);
   if (!folder) return Ok();

@@ -52,6 +52,18 @@ void GatherStrided(const TensorInfo& t, uint64_t item, uint64_t e0, uint64_t e1,
 
 }  // namespace
 
+void TrackProgress(std::vector<TensorWriteSpec>* specs, Progress* progress) {
+  for (TensorWriteSpec& s : *specs) {
+    s.produce = [inner = std::move(s.produce), progress](const ByteSink& sink) -> Status {
+      return inner([&](Bytes b) -> Status {
+        WG_TRY(sink(b));
+        progress->Add(b.size());
+        return Ok();
+      });
+    };
+  }
+}
+
 uint64_t ChunkBytes() {
   return g_chunk_bytes.load();
 }
