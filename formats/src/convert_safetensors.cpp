@@ -38,7 +38,10 @@ Status WriteSafetensorsTarget(const Source& src, const std::string& out, bool fo
     TensorPlan plan{t, t.name, st.dtype(), RowOrder::kKeep, 0};
     if (st.scales) plan.scales = *st.scales, plan.group_size = st.group_size;
     const DTypeInfo& info = Info(st.dtype());
-    if (info.is_float || info.is_quantized) plan.dtype = dtype.value_or(DefaultDType(st.dtype()));
+    // F8 tensors carry through unchanged: there is no arithmetic on them here.
+    const bool f8 = st.dtype() == DType::kF8E4M3 || st.dtype() == DType::kF8E5M2;
+    if ((info.is_float && !f8) || info.is_quantized)
+      plan.dtype = dtype.value_or(DefaultDType(st.dtype()));
     if (to_hf) {
       std::optional<std::string> hf = GgufToHfName(t.name);
       if (!hf) {
