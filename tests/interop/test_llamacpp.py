@@ -12,6 +12,7 @@ constant), compared with the float64 reference at the two reference positions:
         4e-6 on the reference GGUF (with an F32 KV cache); 1e-4 is the agreement
         reference_logits.json promises any float32 implementation.
   F16   KL(reference || llama.cpp) <= 1e-5 (measured < 1e-6), same top-5.
+  BF16  KL <= 1e-4 (measured 1.2e-5), same top-5 (HF folders only).
   Q8_0  KL <= 5e-3, same top-1 (measured 3.6e-4 with every matrix whose rows
         allow it in Q8_0).
   Q4_0  KL <= 0.1, same top-1 (measured 0.053 likewise; a 64-wide model is about
@@ -97,17 +98,22 @@ def logit_results(path):
     return out
 
 
-def assert_greedy_matches_published(path):
+def assert_greedy_matches_published(path, limit=None):
+    """Generated tokens (the first limit of them, if given) and text as published."""
     for kind, case, res in greedy_results(path):
         n_prompt = len(case["prompt_token_ids"])
         label = f"{os.path.basename(path)}, prompt {case['prompt']!r} as {kind}"
         assert res["prompt_tokens"] == n_prompt, label
         expected = case["next_token_ids"][n_prompt - 1:]
-        first = next((i for i, (a, b) in enumerate(zip(res["tokens"], expected)) if a != b), None)
-        assert res["tokens"] == expected, f"{label}: first different generated token at {first}"
-        # The published text drops the space of the first piece after BOS.
-        text = case["prompt"] + res["text"]
-        assert (text[1:] if text.startswith(" ") else text) == case["text"], label
+        got = res["tokens"]
+        if limit is not None:
+            expected, got = expected[:limit], got[:limit]
+        first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), None)
+        assert got == expected, f"{label}: first different generated token at {first}"
+        if limit is None:
+            # The published text drops the space of the first piece after BOS.
+            text = case["prompt"] + res["text"]
+            assert (text[1:] if text.startswith(" ") else text) == case["text"], label
 
 
 def assert_logits_close(path, atol):
@@ -214,13 +220,24 @@ def test_hf_folder_to_gguf_runs_in_llamacpp(workdir):
     shutil.copy(os.path.join(STORIES, "tok512.model"), hf / "tokenizer.model")
     out = str(workdir / "from-hf.gguf")
     weightgate_convert(str(hf), out)
-    assert_greedy_matches_published(out)
     # The HF round trip permutes attn_q/attn_k for HF's rotary layout and back;
     # a slip there changes the logits, not just their last bits.
-    with open(hf / "model.safetensors", "rb") as f:
-        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-    dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+    dtypes = set()
+    for name in os.listdir(hf):
+        if name.endswith(".safetensors"):
+            with open(hf / name, "rb") as f:
+                header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+            dtypes |= {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+    assert dtypes, f"no safetensors in {sorted(os.listdir(hf))}"
     if dtypes == {"F32"}:
+        assert_greedy_matches_published(out)
         assert_logits_close(out, 1e-4)
+    elif dtypes <= {"F16", "F32"}:
+        assert_greedy_matches_published(out)
+        assert_distribution_close(out, 1e-5, same_top=5)
     else:
-        assert_distribution_close(out, 1e-5 if dtypes <= {"F16", "F32"} else 1e-4, same_top=5)
+        # BF16 keeps 8 mantissa bits: llama.cpp's cast of the reference to BF16
+        # is measured at KL 1.2e-5 and leaves the 256-token greedy run at
+        # token 185, so only the first 64 tokens are required to match.
+        assert_greedy_matches_published(out, limit=64)
+        assert_distribution_close(out, 1e-4, same_top=5)
