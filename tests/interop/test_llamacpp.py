@@ -147,18 +147,13 @@ def test_reference_gguf_reproduces_reference_logits():
 
 # (b), (c) weightgate's conversions, whenever `weightgate convert` exists.
 
-@functools.lru_cache(maxsize=None)
-def convert_available():
-    if not os.access(BINARY, os.X_OK):
-        return False
-    p = subprocess.run([BINARY, "convert", "--help"], capture_output=True, text=True, timeout=60)
-    return p.returncode == 0
-
-
 def weightgate_convert(*args):
-    if not convert_available():
-        pytest.skip(f"convert not available ({BINARY} convert --help fails)")
+    """Runs weightgate convert; skips while the verb is still the placeholder."""
+    if not os.access(BINARY, os.X_OK):
+        pytest.skip(f"convert not available: no {BINARY}")
     p = subprocess.run([BINARY, "convert", *args, "--quiet"], capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 and "not implemented" in p.stderr:
+        pytest.skip(f"convert not available: {p.stderr.strip()}")
     assert p.returncode == 0, f"weightgate convert {' '.join(args)} exited {p.returncode}:\n{p.stderr}"
 
 
