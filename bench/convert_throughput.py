@@ -190,7 +190,7 @@ def main():
         out = os.path.join(work, f"out-{dtype}.gguf")
         tools = []
         if args.only != "gguf-py":
-            tools.append(("weightgate", [args.binary, "convert", model, out, "--dtype", dtype, "--quiet"]))
+            tools.append(("weightgate", [args.binary, "--quiet", "convert", model, out, "--dtype", dtype]))
         if args.only != "weightgate":
             tools.append(("gguf-py", [sys.executable, "-c", PEER, st, out, dtype, str(N_HEADS), str(N_KV_HEADS)]))
         for tool, cmd in tools:

@@ -162,7 +162,7 @@ def weightgate_convert(*args):
     """Runs weightgate convert; skips while the verb is still the placeholder."""
     if convert_placeholder():
         pytest.skip(f"convert not available: {convert_placeholder()}")
-    p = subprocess.run([BINARY, "convert", *args, "--quiet"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([BINARY, "--quiet", "convert", *args], capture_output=True, text=True, timeout=120)
     if p.returncode != 0 and "not implemented" in p.stderr:
         pytest.skip(f"convert not available: {p.stderr.strip()}")
     assert p.returncode == 0, f"weightgate convert {' '.join(args)} exited {p.returncode}:\n{p.stderr}"
@@ -181,7 +181,7 @@ def llama2c_gguf(workdir):
     def get(dtype):
         if dtype not in made:
             out = str(workdir / f"from-llama2c-{dtype}.gguf")
-            args = [os.path.join(STORIES, "stories260K.bin"), out, "--tokenizer", os.path.join(STORIES, "tok512.model")]
+            args = [os.path.join(STORIES, "stories260K.bin"), out, "--tokenizer", os.path.join(STORIES, "tok512.bin")]
             weightgate_convert(*args, *([] if dtype == "default" else ["--dtype", dtype]))
             made[dtype] = out
         return made[dtype]
