@@ -145,6 +145,43 @@ def test_reference_gguf_reproduces_reference_logits():
     assert_logits_close(REFERENCE_GGUF, 1e-4)
 
 
+def hf_permute(w, heads):
+    """convert_hf_to_gguf's permute: GGUF interleaved rotary pairs <-> HF halves."""
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def test_oracle_catches_rotary_layout_slip(tmp_path):
+    """The classic converter bug (attn_q/attn_k left in HF's rotary layout, or
+    permuted twice) must fail these checks, or agreement above proves little."""
+    import gguf
+
+    reader = gguf.GGUFReader(REFERENCE_GGUF)
+    heads = int(reader.fields["llama.attention.head_count"].contents())
+    kv_heads = int(reader.fields["llama.attention.head_count_kv"].contents())
+    out = str(tmp_path / "slipped.gguf")
+    w = gguf.GGUFWriter(out, reader.fields["general.architecture"].contents())
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name in ("general.architecture", "general.alignment"):
+            continue
+        sub = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(name, field.contents(), field.types[0], sub)
+    for t in reader.tensors:
+        data = np.array(t.data, dtype=np.float32)
+        if t.name.endswith("attn_q.weight"):
+            data = hf_permute(data, heads)
+        elif t.name.endswith("attn_k.weight"):
+            data = hf_permute(data, kv_heads)
+        w.add_tensor(t.name, data)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with pytest.raises(AssertionError, match="first different generated token"):
+        assert_greedy_matches_published(out)
+    with pytest.raises(AssertionError, match="max"):
+        assert_logits_close(out, 1e-4)
+
+
 # (b), (c) weightgate's conversions, whenever `weightgate convert` exists.
 
 @functools.lru_cache(maxsize=None)
