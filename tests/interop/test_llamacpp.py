@@ -219,7 +219,7 @@ def llama2c_gguf(workdir):
         if dtype not in made:
             out = str(workdir / f"from-llama2c-{dtype}.gguf")
             args = [os.path.join(STORIES, "stories260K.bin"), out, "--tokenizer", os.path.join(STORIES, "tok512.bin")]
-            weightgate_convert(*args, *([] if dtype == "default" else ["--dtype", dtype]))
+            weightgate_convert(*args, "--dtype", dtype)
             made[dtype] = out
         return made[dtype]
 
@@ -227,7 +227,7 @@ def llama2c_gguf(workdir):
 
 
 def test_llama2c_to_gguf_runs_in_llamacpp(llama2c_gguf):
-    path = llama2c_gguf("default")
+    path = llama2c_gguf("f32")
     assert_greedy_matches_published(path)
     assert_logits_close(path, 1e-4)
 
@@ -252,7 +252,7 @@ def assert_twin_identical(candidate, source, workdir):
 @pytest.mark.parametrize("dtype,max_kl", [("q8_0", 5e-3), ("q4_0", 0.1)])
 def test_llama2c_to_gguf_quantized(llama2c_gguf, workdir, dtype, max_kl):
     path = llama2c_gguf(dtype)
-    report = assert_twin_identical(path, llama2c_gguf("default"), workdir)
+    report = assert_twin_identical(path, llama2c_gguf("f32"), workdir)
     assert dtype.upper() in {t["type"] for t in report.values()}, f"nothing stored as {dtype}: {report}"
     assert_distribution_close(path, max_kl, same_top=1)
 
