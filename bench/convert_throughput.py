@@ -164,6 +164,38 @@ def run(cmd):
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak_anon
 
 
+HF_TO_GGUF = {
+    "model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output",
+    "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+    "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+
+
+def gguf_name(hf):
+    stem = hf.removesuffix(".weight")
+    if stem.startswith("model.layers."):
+        _, _, i, rest = stem.split(".", 3)
+        return f"blk.{i}.{HF_TO_GGUF[rest]}.weight"
+    return HF_TO_GGUF[stem] + ".weight"
+
+
+def same_tensors(weightgate_out, peer_out):
+    """How many of the peer's tensors weightgate wrote byte for byte (same type too):
+    checks that the two tools did the same work."""
+    import gguf
+    wg = {t.name: t for t in gguf.GGUFReader(weightgate_out).tensors}
+    equal, total = 0, 0
+    for t in gguf.GGUFReader(peer_out).tensors:
+        total += 1
+        other = wg.get(gguf_name(t.name))
+        if other is not None and other.tensor_type == t.tensor_type and \
+                np.array_equal(np.asarray(other.data).view(np.uint8), np.asarray(t.data).view(np.uint8)):
+            equal += 1
+    return equal, total
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/bin/weightgate"))
@@ -185,15 +217,17 @@ def main():
     with open(st, "rb") as f:  # warm the page cache for both tools alike
         while f.read(64 << 20):
             pass
-    rows = []
+    rows, agreement = [], {}
     for dtype in ("f16", "q8_0"):
-        out = os.path.join(work, f"out-{dtype}.gguf")
+        outs = {}
         tools = []
         if args.only != "gguf-py":
-            tools.append(("weightgate", [args.binary, "--quiet", "convert", model, out, "--dtype", dtype]))
+            out = os.path.join(work, f"out-{dtype}-weightgate.gguf")
+            tools.append(("weightgate", out, [args.binary, "--quiet", "convert", model, out, "--dtype", dtype]))
         if args.only != "weightgate":
-            tools.append(("gguf-py", [sys.executable, "-c", PEER, st, out, dtype, str(N_HEADS), str(N_KV_HEADS)]))
-        for tool, cmd in tools:
+            out = os.path.join(work, f"out-{dtype}-gguf-py.gguf")
+            tools.append(("gguf-py", out, [sys.executable, "-c", PEER, st, out, dtype, str(N_HEADS), str(N_KV_HEADS)]))
+        for tool, out, cmd in tools:
             best = None
             for _ in range(args.repeat):
                 if os.path.exists(out):
@@ -202,6 +236,10 @@ def main():
                 if best is None or result[0] < best[0]:
                     best = result
             rows.append((dtype, tool, size, *best))
+            outs[tool] = out
+        if len(outs) == 2:
+            agreement[dtype] = same_tensors(outs["weightgate"], outs["gguf-py"])
+        for out in outs.values():
             os.remove(out)
     print(f"input: {size / 1e9:.2f} GB BF16 safetensors, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the end")
@@ -214,7 +252,8 @@ def main():
               f"| {rss / 1e6:.0f} | {anon / 1e6:.0f} |")
     if args.only is None:
         for dtype in ("f16", "q8_0"):
-            print(f"speed-up BF16 -> {dtype.upper()}: {by[(dtype, 'gguf-py')] / by[(dtype, 'weightgate')]:.1f}x")
+            print(f"speed-up BF16 -> {dtype.upper()}: {by[(dtype, 'gguf-py')] / by[(dtype, 'weightgate')]:.1f}x; "
+                  f"tensors byte-identical between the two outputs: {agreement[dtype][0]}/{agreement[dtype][1]}")
     if not args.workdir:
         shutil.rmtree(work)
 
