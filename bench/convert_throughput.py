@@ -205,7 +205,11 @@ def main():
     ap.add_argument("--hidden", type=int, default=11008)
     ap.add_argument("--repeat", type=int, default=2, help="runs per tool; the best is reported")
     ap.add_argument("--only", choices=("weightgate", "gguf-py"), help="time one tool only")
+    ap.add_argument("--compare", nargs=2, metavar=("WEIGHTGATE_GGUF", "PEER_GGUF"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.compare:
+        print(*same_tensors(*args.compare))
+        return
 
     work = args.workdir or tempfile.mkdtemp(prefix="wg-bench-")
     model = os.path.join(work, "hf")
@@ -238,7 +242,11 @@ def main():
             rows.append((dtype, tool, size, *best))
             outs[tool] = out
         if len(outs) == 2:
-            agreement[dtype] = same_tensors(outs["weightgate"], outs["gguf-py"])
+            # In a child: mapping two multi-GB outputs here would raise this process's
+            # RSS, which every later fork inherits into its ru_maxrss before exec.
+            p = subprocess.run([sys.executable, os.path.abspath(__file__), "--compare",
+                                outs["weightgate"], outs["gguf-py"]], capture_output=True, text=True, check=True)
+            agreement[dtype] = tuple(int(x) for x in p.stdout.split())
         for out in outs.values():
             os.remove(out)
     print(f"input: {size / 1e9:.2f} GB BF16 safetensors, {os.cpu_count()} CPUs, "
