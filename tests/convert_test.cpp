@@ -364,6 +364,100 @@ TEST_F(ConvertTest, HuggingFaceFolderWithTokenizerJsonAndUnknownTensors) {
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
 }
 
+// A BPE tokenizer.json with byte_fallback is a SentencePiece-style "llama" vocabulary:
+// byte pieces typed as bytes, unk as unknown, scores minus the rank of the creating merge.
+TEST_F(ConvertTest, ByteFallbackTokenizerJsonBecomesLlamaVocabulary) {
+  TempDir dir;
+  ConvertOptions to_st;
+  to_st.to = TargetFormat::kSafetensors;
+  ASSERT_TRUE(Convert(kStories, dir / "hf", to_st).ok());
+  fs::remove(dir / "hf/tokenizer.model");
+  const std::string u = "\xe2\x96\x81";  // U+2581
+  nlohmann::json tj;
+  tj["model"] = {{"type", "BPE"},
+                 {"byte_fallback", true},
+                 {"unk_token", "<unk>"},
+                 {"vocab",
+                  {{"<unk>", 0},
+                   {"<s>", 1},
+                   {"</s>", 2},
+                   {"<0x41>", 3},
+                   {u, 4},
+                   {"a", 5},
+                   {u + "a", 6},
+                   {"b", 7},
+                   {u + "ab", 8}}},
+                 {"merges", {u + " a", u + "a b"}}};
+  tj["added_tokens"] = {{{"id", 1}, {"content", "<s>"}, {"special", true}},
+                        {{"id", 2}, {"content", "</s>"}, {"special", true}}};
+  test::WriteText(dir / "hf/tokenizer.json", tj.dump());
+  Result<ConvertReport> r = Convert(dir / "hf", dir / "t.gguf", {});
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  Result<GgufFile> g = ReadGguf(dir / "t.gguf");
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->Find("tokenizer.ggml.model")->str, "llama");
+  EXPECT_EQ(g->Find("tokenizer.ggml.merges"), nullptr);
+  const auto& types = g->Find("tokenizer.ggml.token_type")->array;
+  const auto& scores = g->Find("tokenizer.ggml.scores")->array;
+  const auto& tokens = g->Find("tokenizer.ggml.tokens")->array;
+  ASSERT_EQ(tokens.size(), 512u);  // padded to the model's vocabulary
+  EXPECT_EQ(types[0].ToJson(), 2);
+  EXPECT_EQ(types[1].ToJson(), 3);
+  EXPECT_EQ(types[3].ToJson(), 6);
+  EXPECT_EQ(types[8].ToJson(), 1);
+  EXPECT_EQ(types[100].ToJson(), 5);  // [PAD100], unused
+  EXPECT_EQ(tokens[100].str, "[PAD100]");
+  EXPECT_EQ(scores[6].AsFloat(), 0.0);
+  EXPECT_EQ(scores[8].AsFloat(), -1.0);
+  EXPECT_EQ(g->Find("tokenizer.ggml.unknown_token_id")->AsUint(), 0u);
+  EXPECT_EQ(g->Find("tokenizer.ggml.bos_token_id")->AsUint(), 1u);  // config.json
+}
+
+// llama2.c version 2 (int8 groups with F32 scales) dequantizes through the same stream;
+// the values equal the llama2.c reader's own dequantizer, also after Q/K moves to HF and
+// back.
+TEST_F(ConvertTest, Llama2cVersion2DequantizesToGguf) {
+  TempDir dir;
+  const std::string cmd =
+      std::string(WG_PYTHON) + " " + test::SourcePath("tests/support/make_llama2c_fixtures.py") +
+      " " + kStories + " " + kStoriesGguf + " " + dir.path().string() + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "fixtures need numpy and gguf";
+  ConvertOptions o;
+  o.tokenizer = test::TestData("models/stories260K/tok512.bin");
+  ASSERT_TRUE(Convert(dir / "v2.bin", dir / "v2.gguf", o).ok());
+  Result<Llama2cModel> m = ReadLlama2c(dir / "v2.bin", "-");
+  ASSERT_TRUE(m.ok());
+  Result<GgufFile> g = ReadGguf(dir / "v2.gguf");
+  ASSERT_TRUE(g.ok()) << g.error().ToString();
+  size_t checked = 0;
+  for (const TensorInfo& t : m->catalog.tensors) {
+    if (t.dtype != DType::kI8) continue;
+    const TensorInfo* scales = m->catalog.Find(t.name + kLlama2cScalesSuffix);
+    ASSERT_NE(scales, nullptr);
+    TensorWriteSpec want = DequantizedLlama2cTensor(t, *scales, m->config.group_size);
+    std::vector<uint8_t> bytes;
+    ASSERT_TRUE(want.produce([&](wg::Bytes b) {
+                      bytes.insert(bytes.end(), b.begin(), b.end());
+                      return Ok();
+                    })
+                    .ok());
+    const TensorInfo* o = g->catalog.Find(t.name);
+    ASSERT_NE(o, nullptr) << t.name;
+    EXPECT_EQ(o->dtype, DType::kF32);
+    EXPECT_EQ(Bytes(*o), bytes) << t.name;
+    ++checked;
+  }
+  EXPECT_GE(checked, 36u);
+  EXPECT_EQ(g->catalog.Find("token_embd.weight.scales"), nullptr);
+
+  ConvertOptions to_st;
+  to_st.to = TargetFormat::kSafetensors;
+  to_st.tokenizer = o.tokenizer;
+  ASSERT_TRUE(Convert(dir / "v2.bin", dir / "hf", to_st).ok());
+  ASSERT_TRUE(Convert(dir / "hf", dir / "v2_via_hf.gguf", {}).ok());
+  ExpectSameGguf(dir / "v2.gguf", dir / "v2_via_hf.gguf");
+}
+
 // ---- 5. quantized GGUF ------------------------------------------------------------------
 
 TEST_F(ConvertTest, QuantizedGgufKeepsNormsF32AndFallsBackForOddRows) {
@@ -434,6 +528,81 @@ TEST(ConvertErrors, MalformedInputNamesFileAndLeavesNothing) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("cut.gguf"), std::string::npos) << r.err;
   EXPECT_TRUE(test::DirIsEmpty(dir / "out"));
+}
+
+// A file system that fails once `budget` bytes in all have been appended (disk full).
+class FullDisk : public FileSystem {
+ public:
+  explicit FullDisk(uint64_t budget) : real_(FileSystem::Default()), left_(budget) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+    WG_ASSIGN_OR_RETURN(auto f, real_.NewWritableFile(path));
+    return std::unique_ptr<WritableFile>(new Failing(std::move(f), &left_));
+  }
+  Status Rename(const std::string& a, const std::string& b) override { return real_.Rename(a, b); }
+  Status Remove(const std::string& p) override { return real_.Remove(p); }
+  Status SyncDir(const std::string& d) override { return real_.SyncDir(d); }
+  Status CreateDir(const std::string& d) override { return real_.CreateDir(d); }
+
+ private:
+  struct Failing : WritableFile {
+    Failing(std::unique_ptr<WritableFile> f, uint64_t* left) : f(std::move(f)), left(left) {}
+    Status Append(wg::Bytes data) override {
+      if (data.size() > *left) return Error::Io("No space left on device (injected)");
+      *left -= data.size();
+      return f->Append(data);
+    }
+    Status Sync() override { return f->Sync(); }
+    Status Close() override { return f->Close(); }
+    uint64_t Size() const override { return f->Size(); }
+    std::unique_ptr<WritableFile> f;
+    uint64_t* left;
+  };
+  FileSystem& real_;
+  uint64_t left_;
+};
+
+TEST(ConvertErrors, DiskFullLeavesNothingAtOut) {
+  TempDir ok_dir, dir;
+  ConvertOptions to_st;
+  to_st.to = TargetFormat::kSafetensors;
+  ASSERT_TRUE(Convert(kStories, ok_dir / "hf", to_st).ok());
+  const uint64_t weights = fs::file_size(ok_dir / "hf/model.safetensors");
+  const uint64_t config = fs::file_size(ok_dir / "hf/config.json");
+  // The disk fills in the weights, then in config.json, then in tokenizer.model.
+  for (uint64_t budget :
+       {uint64_t{100}, weights / 2, weights + config / 2, weights + config + 100}) {
+    for (const char* out : {"o.gguf", "o.safetensors", "hf"}) {
+      const bool folder = std::string(out) == "hf";
+      if (!folder && budget > weights) continue;
+      SCOPED_TRACE(std::string(out) + " with " + std::to_string(budget) + " bytes free");
+      ConvertOptions o;
+      if (folder) o.to = TargetFormat::kSafetensors;
+      FullDisk disk(budget);
+      FileSystem::SetDefaultForTesting(&disk);
+      Result<ConvertReport> r = Convert(kStories, dir / out, o);
+      FileSystem::SetDefaultForTesting(nullptr);
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().code(), ErrorCode::kIo) << r.error().ToString();
+      EXPECT_TRUE(test::DirIsEmpty(dir.path()));
+    }
+  }
+}
+
+TEST(ConvertErrors, MalformedTokenizerModelNamesFileAndOffset) {
+  TempDir dir;
+  ConvertOptions to_st;
+  to_st.to = TargetFormat::kSafetensors;
+  ASSERT_TRUE(Convert(kStories, dir / "hf", to_st).ok());
+  std::vector<uint8_t> spm = test::ReadAll(dir / "hf/tokenizer.model");
+  spm.resize(spm.size() / 2);
+  test::WriteAll(dir / "hf/tokenizer.model", spm);
+  Result<ConvertReport> r = Convert(dir / "hf", dir / "x.gguf", {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kMalformed);
+  EXPECT_NE(r.error().ToString().find("tokenizer.model"), std::string::npos)
+      << r.error().ToString();
+  EXPECT_TRUE(r.error().offset().has_value());
+  EXPECT_FALSE(fs::exists(dir / "x.gguf"));
 }
 
 TEST(ConvertErrors, NonLlamaSourceToGgufIsRefused) {

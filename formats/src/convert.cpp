@@ -89,6 +89,10 @@ Result<ConvertReport> Convert(const std::string& in, const std::string& out,
     return Error::Usage("output is the input").File(trimmed);
 
   WG_ASSIGN_OR_RETURN(Source src, OpenSource(in, options.tokenizer));
+  if (!options.tokenizer.empty() && src.format != Format::kLlama2c)
+    return Error::Usage("--tokenizer applies to llama2.c checkpoints only")
+        .Field("--tokenizer")
+        .Found(FormatName(src.format));
   ConvertReport report;
   report.from = src.format;
   report.to = to;

@@ -15,12 +15,12 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // convert_hf_to_gguf.py: 1-D tensors and norms stay F32 ("most of the codebase that
 // takes in 1D tensors or norms only handles F32"); a row that is not a whole number of
 // quantization blocks falls back to F16.
-DType ChooseDType(const TensorInfo& t, const std::string& name, std::optional<DType> want,
-                  std::vector<std::string>* notes) {
+DType ChooseDType(const TensorInfo& t, DType stored, const std::string& name,
+                  std::optional<DType> want, std::vector<std::string>* notes) {
   if (t.shape.size() <= 1 || EndsWith(name, "_norm.weight")) return DType::kF32;
   if (!want) {
-    if (t.dtype == DType::kF64) return DType::kF32;
-    return t.dtype;  // F32/F16/BF16 kept; quantized GGUF tensors copied
+    if (stored == DType::kF64) return DType::kF32;
+    return stored;  // F32/F16/BF16 kept; quantized GGUF tensors copied
   }
   const DTypeInfo& wi = Info(*want);
   if (wi.is_quantized && t.shape.back() % wi.block_elems != 0) {
@@ -47,7 +47,8 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
   std::vector<std::string> unknown;
   std::vector<TensorPlan> plans;
   std::map<DType, uint64_t> weight_dtypes;  // 2-D weights' output dtypes, by element count
-  for (const TensorInfo& t : src.catalog.tensors) {
+  for (const SourceTensor& st : SourceTensors(src.catalog)) {
+    const TensorInfo& t = *st.info;
     std::string name = t.name;
     RowOrder order = RowOrder::kKeep;
     if (!src.gguf_names) {
@@ -64,12 +65,13 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
     }
     const uint64_t heads = PermutationHeads(name, p);
     if (heads && !src.gguf_names) order = RowOrder::kHfToGguf;
-    if (!Info(t.dtype).is_float && !Info(t.dtype).is_quantized)
+    if (!Info(st.dtype()).is_float && !Info(st.dtype()).is_quantized)
       return Error::Unsupported("a Llama weight must be a float tensor")
           .File(src.path)
           .Field(t.name)
           .Found(std::string(Name(t.dtype)));
-    TensorPlan plan{t, name, ChooseDType(t, name, dtype, notes), order, heads};
+    TensorPlan plan{t, name, ChooseDType(t, st.dtype(), name, dtype, notes), order, heads};
+    if (st.scales) plan.scales = *st.scales, plan.group_size = st.group_size;
     if (t.shape.size() >= 2) weight_dtypes[plan.dtype] += t.elements();
     plans.push_back(std::move(plan));
   }

@@ -34,7 +34,20 @@ struct TensorPlan {
   DType dtype;       // output dtype
   RowOrder order = RowOrder::kKeep;
   uint64_t n_head = 0;  // heads of the permutation (n_kv_heads for K)
+  // llama2.c version 2: src holds int8 values, scales one F32 per group_size values.
+  std::optional<TensorInfo> scales;
+  uint64_t group_size = 0;
 };
+
+// Plans for a catalogue's tensors as the converter sees them: llama2.c version-2 pairs
+// (NAME as I8, NAME.scales as F32) become one tensor read as F32.
+struct SourceTensor {
+  const TensorInfo* info;
+  const TensorInfo* scales = nullptr;  // llama2.c v2
+  uint64_t group_size = 0;
+  DType dtype() const { return scales ? DType::kF32 : info->dtype; }
+};
+std::vector<SourceTensor> SourceTensors(const TensorCatalog& catalog);
 
 // A producer that reads the source in bounded chunks (contiguous, strided or row-permuted),
 // casts or quantizes each chunk on two threads, hands it to the writer and releases the

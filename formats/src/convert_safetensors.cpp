@@ -33,10 +33,12 @@ Status WriteSafetensorsTarget(const Source& src, const std::string& out, bool fo
   std::vector<TensorPlan> plans;
   std::map<DType, uint64_t> float_dtypes;
   std::vector<std::string> unknown;
-  for (const TensorInfo& t : src.catalog.tensors) {
-    TensorPlan plan{t, t.name, t.dtype, RowOrder::kKeep, 0};
-    const DTypeInfo& info = Info(t.dtype);
-    if (info.is_float || info.is_quantized) plan.dtype = dtype.value_or(DefaultDType(t.dtype));
+  for (const SourceTensor& st : SourceTensors(src.catalog)) {
+    const TensorInfo& t = *st.info;
+    TensorPlan plan{t, t.name, st.dtype(), RowOrder::kKeep, 0};
+    if (st.scales) plan.scales = *st.scales, plan.group_size = st.group_size;
+    const DTypeInfo& info = Info(st.dtype());
+    if (info.is_float || info.is_quantized) plan.dtype = dtype.value_or(DefaultDType(st.dtype()));
     if (to_hf) {
       std::optional<std::string> hf = GgufToHfName(t.name);
       if (!hf) {

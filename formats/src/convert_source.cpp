@@ -2,6 +2,8 @@
 // models) its hyper-parameters, wherever they are kept.
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "convert_internal.h"
 #include "weightgate/formats/pytorch.h"
@@ -40,6 +42,50 @@ Status ReadConfig(Source& s, const fs::path& config) {
   return Ok();
 }
 
+// pytorch_model.bin.index.json: {"weight_map": {tensor: shard file}}. Each shard is read
+// once (in name order) and must hold exactly the tensors the index gives it.
+Result<TensorCatalog> ReadPyTorchIndex(const fs::path& index) {
+  const std::string path = index.string();
+  WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("weight_map") ||
+      !j["weight_map"].is_object())
+    return Error::Malformed("index has no weight_map object").File(path).Field("weight_map");
+  std::map<std::string, std::set<std::string>> shards;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it.value().is_string())
+      return Error::Malformed("shard name is not a string").File(path).Field(it.key());
+    const std::string shard = it.value().get<std::string>();
+    if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
+      return Error::Unsafe("shard name leaves the index's folder")
+          .File(path)
+          .Field(it.key())
+          .Found(shard);
+    shards[shard].insert(it.key());
+  }
+  TensorCatalog all;
+  all.format = Format::kPyTorch;
+  all.files.push_back(path);
+  for (const auto& [shard, names] : shards) {
+    const std::string shard_path = (index.parent_path() / shard).string();
+    WG_ASSIGN_OR_RETURN(TensorCatalog c, ReadPyTorch(shard_path));
+    if (c.tensors.size() != names.size())
+      return Error::Mismatch("shard holds other tensors than the index lists")
+          .File(shard_path)
+          .Expected(std::to_string(names.size()) + " tensors")
+          .Found(std::to_string(c.tensors.size()));
+    for (TensorInfo& t : c.tensors) {
+      if (!names.count(t.name))
+        return Error::Mismatch("tensor is not in the index for this shard")
+            .File(shard_path)
+            .Field(t.name);
+      all.tensors.push_back(std::move(t));
+    }
+    all.files.push_back(shard_path);
+  }
+  return all;
+}
+
 Result<TensorCatalog> ReadFolderWeights(const fs::path& dir) {
   if (fs::exists(dir / "model.safetensors.index.json"))
     return ReadSafetensorsIndex((dir / "model.safetensors.index.json").string());
@@ -47,6 +93,8 @@ Result<TensorCatalog> ReadFolderWeights(const fs::path& dir) {
     return ReadSafetensors((dir / "model.safetensors").string());
   if (fs::exists(dir / "pytorch_model.bin"))
     return ReadPyTorch((dir / "pytorch_model.bin").string());
+  if (fs::exists(dir / "pytorch_model.bin.index.json"))
+    return ReadPyTorchIndex(dir / "pytorch_model.bin.index.json");
   // Any single *.safetensors file.
   std::vector<fs::path> found;
   std::error_code ec;
@@ -55,7 +103,7 @@ Result<TensorCatalog> ReadFolderWeights(const fs::path& dir) {
   if (found.size() == 1) return ReadSafetensors(found[0].string());
   return Error::Usage("folder holds no model weights")
       .File(dir.string())
-      .Expected("model.safetensors, model.safetensors.index.json or pytorch_model.bin");
+      .Expected("model.safetensors, model.safetensors.index.json, pytorch_model.bin or its index");
 }
 
 }  // namespace
@@ -122,6 +170,29 @@ Result<Source> OpenSource(const std::string& in, const std::string& tokenizer) {
   else
     s.params_error = Error::Usage("no config.json beside the input").File(in);
   return s;
+}
+
+std::vector<SourceTensor> SourceTensors(const TensorCatalog& catalog) {
+  std::vector<SourceTensor> out;
+  uint64_t group = 0;
+  if (catalog.format == Format::kLlama2c && catalog.metadata.contains("group_size") &&
+      catalog.metadata["group_size"].is_number_integer() &&
+      catalog.metadata["group_size"].get<int64_t>() > 0)
+    group = catalog.metadata["group_size"].get<uint64_t>();
+  for (const TensorInfo& t : catalog.tensors) {
+    SourceTensor s{&t};
+    if (group && t.dtype == DType::kI8) {
+      if (const TensorInfo* sc = catalog.Find(t.name + kLlama2cScalesSuffix)) {
+        s.scales = sc;
+        s.group_size = group;
+      }
+    }
+    if (group && EndsWith(t.name, kLlama2cScalesSuffix) &&
+        catalog.Find(t.name.substr(0, t.name.size() - std::strlen(kLlama2cScalesSuffix))))
+      continue;  // folded into its values tensor
+    out.push_back(s);
+  }
+  return out;
 }
 
 Result<std::optional<GgufTokenizer>> LoadFolderTokenizer(const std::string& folder) {

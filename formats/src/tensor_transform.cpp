@@ -75,9 +75,21 @@ uint64_t SourceRow(RowOrder order, uint64_t rows, uint64_t n_head, uint64_t r) {
 
 Result<TensorWriteSpec> MakeWriteSpec(const TensorPlan& plan) {
   const TensorInfo& src = plan.src;
-  const DTypeInfo& si = Info(src.dtype);
+  if (plan.scales) {
+    const uint64_t n = src.elements();
+    if (src.dtype != DType::kI8 || !src.contiguous() || plan.group_size == 0 ||
+        n % plan.group_size != 0 || src.nbytes != n || plan.scales->dtype != DType::kF32 ||
+        plan.scales->nbytes != n / plan.group_size * 4)
+      return Error::Malformed("llama2.c int8 values and scales do not match the group size")
+          .File(src.file ? src.file->path() : "")
+          .Field(src.name)
+          .Expected(std::to_string(n / std::max<uint64_t>(plan.group_size, 1) * 4) +
+                    " bytes of F32 scales")
+          .Found(std::to_string(plan.scales->nbytes));
+  }
+  const DTypeInfo& si = Info(plan.scales ? DType::kF32 : src.dtype);
   const DTypeInfo& di = Info(plan.dtype);
-  if (src.dtype != plan.dtype) {
+  if (!plan.scales && src.dtype != plan.dtype) {
     if (!(si.is_float || si.is_quantized) || src.dtype == DType::kF8E4M3 ||
         src.dtype == DType::kF8E5M2)
       return PlanError(
@@ -114,7 +126,8 @@ Result<TensorWriteSpec> MakeWriteSpec(const TensorPlan& plan) {
   spec.dtype = plan.dtype;
   spec.shape = src.shape;
   spec.nbytes = *out_bytes;
-  if (src.dtype == plan.dtype && src.contiguous() && plan.order == RowOrder::kKeep) {
+  if (!plan.scales && src.dtype == plan.dtype && src.contiguous() &&
+      plan.order == RowOrder::kKeep) {
     TensorWriteSpec copy = CopyTensor(src);
     copy.name = plan.name;
     return copy;
@@ -122,7 +135,9 @@ Result<TensorWriteSpec> MakeWriteSpec(const TensorPlan& plan) {
 
   spec.produce = [plan, elements, rows, row_elems, n_head](const ByteSink& sink) -> Status {
     const TensorInfo& t = plan.src;
-    const DType from = t.dtype, to = plan.dtype;
+    const bool grouped = plan.scales.has_value();
+    // What the cast reads: the stored dtype, or F32 for llama2.c's int8 + scale groups.
+    const DType from = grouped ? DType::kF32 : t.dtype, to = plan.dtype;
     const DTypeInfo& fi = Info(from);
     const DTypeInfo& ti = Info(to);
     const uint64_t block = std::lcm<uint64_t>(fi.block_elems, ti.block_elems);
@@ -135,37 +150,50 @@ Result<TensorWriteSpec> MakeWriteSpec(const TensorPlan& plan) {
     uint64_t chunk = std::max<uint64_t>(1, ChunkBytes() / widest / unit) * unit;
     chunk = std::min(chunk, std::max<uint64_t>(elements, 1));
 
-    const bool gather = permuted || !t.contiguous();
+    const bool gather = permuted || !t.contiguous() || grouped;
     std::vector<uint8_t> src_buf, dst_buf;
     if (gather) src_buf.resize(ByteSize(from, chunk).value());
     if (from != to) dst_buf.resize(ByteSize(to, chunk).value());
     const uint8_t* base = t.file->bytes().data() + t.offset;
-    const uint64_t item = fi.block_elems == 1 ? fi.block_bytes : 0;
-    const uint64_t row_bytes = permuted ? ByteSize(from, row_elems).value() : 0;
+    const uint64_t item = Info(t.dtype).block_elems == 1 ? Info(t.dtype).block_bytes : 0;
 
+    // Source elements [s, s + count), in row-major order, into dst as `from`.
+    auto read = [&](uint64_t s, uint64_t count, uint8_t* dst) {
+      if (grouped) {
+        const int8_t* q = reinterpret_cast<const int8_t*>(base);
+        const uint8_t* sc = plan.scales->file->bytes().data() + plan.scales->offset;
+        float* f = reinterpret_cast<float*>(dst);
+        for (uint64_t k = 0; k < count; ++k) {
+          float scale;
+          std::memcpy(&scale, sc + (s + k) / plan.group_size * 4, 4);
+          f[k] = static_cast<float>(q[s + k]) * scale;  // runq.c's dequantize
+        }
+      } else if (t.contiguous()) {
+        std::memcpy(dst, base + ByteSize(t.dtype, s).value(), ByteSize(t.dtype, count).value());
+      } else {
+        GatherStrided(t, item, s, s + count, dst);
+      }
+    };
+
+    const uint64_t row_out = permuted ? ByteSize(from, row_elems).value() : 0;
     for (uint64_t e0 = 0; e0 < elements; e0 += chunk) {
       const uint64_t n = std::min(chunk, elements - e0);
-      const uint64_t src_off = ByteSize(from, e0).value();
-      const uint64_t src_len = ByteSize(from, n).value();
+      const uint64_t src_off = ByteSize(t.dtype, e0).value();
+      const uint64_t src_len = ByteSize(t.dtype, n).value();
       const uint8_t* in = base + src_off;
       if (permuted) {
         // Rows of a head come from the same head: the chunk's source is its own range.
         const uint64_t r0 = e0 / row_elems, r1 = (e0 + n) / row_elems;
-        for (uint64_t r = r0; r < r1; ++r) {
-          const uint64_t sr = SourceRow(plan.order, rows, n_head, r);
-          uint8_t* dst = src_buf.data() + (r - r0) * row_bytes;
-          if (t.contiguous())
-            std::memcpy(dst, base + sr * row_bytes, row_bytes);
-          else
-            GatherStrided(t, item, sr * row_elems, (sr + 1) * row_elems, dst);
-        }
+        for (uint64_t r = r0; r < r1; ++r)
+          read(SourceRow(plan.order, rows, n_head, r) * row_elems, row_elems,
+               src_buf.data() + (r - r0) * row_out);
         in = src_buf.data();
-      } else if (!t.contiguous()) {
-        GatherStrided(t, item, e0, e0 + n, src_buf.data());
+      } else if (gather) {
+        read(e0, n, src_buf.data());
         in = src_buf.data();
       }
 
-      Bytes out(in, src_len);
+      Bytes out(in, ByteSize(from, n).value());
       if (from != to) {
         // Two halves, each a whole number of blocks, cast at once.
         const uint64_t blocks = n / block;
@@ -183,6 +211,7 @@ Result<TensorWriteSpec> MakeWriteSpec(const TensorPlan& plan) {
       if (t.contiguous()) t.file->Release(t.offset + src_off, src_len);
     }
     if (!t.contiguous()) t.file->Release(t.offset, t.nbytes);
+    if (grouped) plan.scales->file->Release(plan.scales->offset, plan.scales->nbytes);
     return Ok();
   };
   return spec;

@@ -152,7 +152,7 @@ def test_hf_folder_to_gguf_permutes_like_convert_hf_to_gguf(tmp_path):
     assert set(st) == set(sd)
     for k in sd:
         assert st[k].tobytes() == sd[k].tobytes(), k
-    cfg_back = json.load(open(back / "config.json"))
+    cfg_back = json.loads((back / "config.json").read_text())
     for k in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
               "num_key_value_heads", "vocab_size", "max_position_embeddings", "rms_norm_eps",
               "rope_theta", "tie_word_embeddings"]:
@@ -181,3 +181,61 @@ def test_hf_bf16_to_f16_gguf(tmp_path):
             elif hf.endswith("q_proj.weight"):
                 f = permute(f, 4, 4)
             assert np.asarray(t.data).tobytes() == f.astype(np.float16).tobytes(), hf
+
+
+def test_sharded_pytorch_folder_equals_safetensors_folder(tmp_path):
+    torch = pytest.importorskip("torch")
+    sd, cfg = make_hf_folder(str(tmp_path / "st"))
+    convert(str(tmp_path / "st"), str(tmp_path / "st.gguf"))
+    pt = tmp_path / "pt"
+    os.makedirs(pt)
+    names = sorted(sd)
+    half = len(names) // 2
+    weight_map = {}
+    for i, part in enumerate([names[:half], names[half:]]):
+        shard = f"pytorch_model-0000{i + 1}-of-00002.bin"
+        # Transposed views, as some exporters leave them: the converter gathers them.
+        torch.save({k: torch.from_numpy(sd[k].T.copy()).t() if sd[k].ndim == 2 else
+                    torch.from_numpy(sd[k]) for k in part}, str(pt / shard))
+        weight_map.update({k: shard for k in part})
+    (pt / "pytorch_model.bin.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (pt / "config.json").write_text(json.dumps(cfg))
+    convert(str(pt), str(tmp_path / "pt.gguf"))
+    a, b = tensors(str(tmp_path / "st.gguf")), tensors(str(tmp_path / "pt.gguf"))
+    assert set(a) == set(b)
+    for k in a:
+        assert np.asarray(a[k].data).tobytes() == np.asarray(b[k].data).tobytes(), k
+
+
+def unpermute(w, n_head):
+    """transformers' convert_llama_weights_to_hf.py permute (GGUF/Meta -> HF order)."""
+    rows, cols = w.shape
+    return w.reshape(n_head, rows // n_head // 2, 2, cols).transpose(0, 2, 1, 3).reshape(rows, cols)
+
+
+def test_quantized_gguf_dequantizes_like_gguf_py(tmp_path):
+    q = tmp_path / "s8.gguf"
+    convert(STORIES, str(q), "--dtype", "q8_0")
+    convert(str(q), str(tmp_path / "s.safetensors"))
+    st = load_file(str(tmp_path / "s.safetensors"))
+    for name, t in tensors(str(q)).items():
+        shape = list(reversed([int(x) for x in t.shape]))
+        want = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).reshape(shape).astype(np.float32)
+        hf = gguf_to_hf(name)
+        if ".attn_q." in name:
+            want = unpermute(want, 8)
+        elif ".attn_k." in name:
+            want = unpermute(want, 4)
+        # Quantized tensors come out as F32; F16/F32 ones keep their dtype.
+        assert st[hf].dtype == (np.float16 if t.tensor_type == QT.F16 else np.float32), name
+        assert st[hf].tobytes() == want.astype(st[hf].dtype).tobytes(), name
+
+
+def gguf_to_hf(name):
+    inverse = {v: k for k, v in NAMES.items()}
+    fixed = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+             "output.weight": "lm_head.weight"}
+    if name in fixed:
+        return fixed[name]
+    _, layer, what, _ = name.split(".")
+    return f"model.layers.{layer}.{inverse[what]}.weight"
