@@ -38,5 +38,6 @@ using Runner = std::function<int()>;
 void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterScan(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterConvert(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterHash(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

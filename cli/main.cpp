@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   RegisterInspect(app, global, &run);
   RegisterScan(app, global, &run);
   RegisterConvert(app, global, &run);
+  RegisterHash(app, global, &run);
 
   try {
     app.parse(argc, argv);
