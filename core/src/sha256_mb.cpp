@@ -42,6 +42,32 @@ void StoreDigest(const uint32_t st[8], Digest* d) {
     for (int b = 0; b < 4; ++b) d->bytes[4 * w + b] = static_cast<uint8_t>(st[w] >> (24 - 8 * b));
 }
 
+// Hands consumed pages of a mapped file back, every kReleaseWindow bytes and at the end.
+void MaybeRelease(Progress& p, bool all) {
+  const Job& job = *p.job;
+  if (!job.file) return;
+  uint64_t done = all ? job.data.size() : static_cast<uint64_t>(p.ptr - job.data.data());
+  if (done - p.released < (all ? 1 : kReleaseWindow)) return;
+  job.file->Release(job.file_offset + p.released, done - p.released);
+  p.released = done;
+}
+
+// Finishes a message on SHA-NI from wherever the lanes left it.
+void FinishSingle(Progress& p) {
+  while (!p.in_tail && p.left > 0) {
+    size_t n = std::min<size_t>(p.left, kReleaseWindow / 64);
+    BlocksShaNi(p.state, p.ptr, n);
+    p.ptr += 64 * n;
+    p.left -= n;
+    MaybeRelease(p, p.left == 0);
+  }
+  if (p.in_tail)
+    BlocksShaNi(p.state, p.tail + p.tail_pos, p.left);
+  else
+    BlocksShaNi(p.state, p.tail, p.tail_blocks);
+  StoreDigest(p.state, p.job->out);
+}
+
 template <size_t L>
 class Driver {
  public:
@@ -62,7 +88,7 @@ class Driver {
       if (busy == 0) return;
       if (drained_ && busy <= single_at_) {
         for (size_t l = 0; l < L; ++l)
-          if (lanes_[l].job) FinishSingle(l);
+          if (lanes_[l].job) queue_.AddStraggler(Detach(l));
         return;
       }
       const uint8_t* ptrs[L];
@@ -70,7 +96,7 @@ class Driver {
         ptrs[l] = lanes_[l].job ? lanes_[l].ptr : lanes_[first_busy].ptr;
       kernel_(state_, ptrs, step);
       for (size_t l = 0; l < L; ++l) {
-        Lane& lane = lanes_[l];
+        Progress& lane = lanes_[l];
         if (!lane.job) continue;
         lane.ptr += 64 * step;
         lane.left -= step;
@@ -92,18 +118,8 @@ class Driver {
   }
 
  private:
-  struct Lane {
-    Job* job = nullptr;  // null: idle
-    bool in_tail = false;
-    const uint8_t* ptr = nullptr;
-    size_t left = 0;        // blocks left in the current phase
-    uint64_t released = 0;  // bytes of the message already handed back to the kernel
-    size_t tail_blocks = 0;
-    uint8_t tail[128];
-  };
-
   void Refill(size_t l) {
-    Lane& lane = lanes_[l];
+    Progress& lane = lanes_[l];
     lane.job = drained_ ? nullptr : queue_.Next();
     if (!lane.job) {
       drained_ = true;
@@ -125,41 +141,21 @@ class Driver {
     lane.released = 0;
   }
 
-  // Hands consumed pages of a mapped file back, every kReleaseWindow bytes and at the end.
-  void MaybeRelease(Lane& lane, bool all) {
-    const Job& job = *lane.job;
-    if (!job.file) return;
-    uint64_t done = all ? job.data.size() : static_cast<uint64_t>(lane.ptr - job.data.data());
-    if (done - lane.released < (all ? 1 : kReleaseWindow)) return;
-    job.file->Release(job.file_offset + lane.released, done - lane.released);
-    lane.released = done;
-  }
-
-  // Finishes lane l's message on SHA-NI from where the lanes left it.
-  void FinishSingle(size_t l) {
-    Lane& lane = lanes_[l];
-    uint32_t st[8];
-    for (int w = 0; w < 8; ++w) st[w] = state_[w * L + l];
-    while (!lane.in_tail && lane.left > 0) {
-      size_t n = std::min<size_t>(lane.left, kReleaseWindow / 64);
-      BlocksShaNi(st, lane.ptr, n);
-      lane.ptr += 64 * n;
-      lane.left -= n;
-      MaybeRelease(lane, lane.left == 0);
-    }
-    if (lane.in_tail)
-      BlocksShaNi(st, lane.ptr, lane.left);
-    else
-      BlocksShaNi(st, lane.tail, lane.tail_blocks);
-    StoreDigest(st, lane.job->out);
-    lane.job = nullptr;
+  // Lane l's message as a self-contained Progress (its chaining state gathered from the
+  // lanes, its tail pointer moved into the copy); the lane becomes idle.
+  Progress Detach(size_t l) {
+    Progress p = lanes_[l];
+    for (int w = 0; w < 8; ++w) p.state[w] = state_[w * L + l];
+    if (p.in_tail) p.tail_pos = static_cast<size_t>(lanes_[l].ptr - lanes_[l].tail);
+    lanes_[l].job = nullptr;
+    return p;
   }
 
   KernelFn kernel_;
   JobQueue& queue_;
   size_t single_at_;
   bool drained_ = false;
-  Lane lanes_[L];
+  Progress lanes_[L];
   alignas(64) uint32_t state_[8 * L];
 };
 
@@ -247,10 +243,43 @@ void RunMultiBuffer(Sha256Engine engine, JobQueue& queue, bool straggler_single)
   // lanes (measured, docs/hashing.md): AVX-512 x16 runs ~2.1x SHA-NI's rate on this CPU
   // family, so below 8 busy lanes; AVX2 x8 runs slower than SHA-NI even when full.
   bool ni = straggler_single && CpuHasShaExtensions();
+  queue.DriverStarted();
   if (engine == Sha256Engine::kMultiBufferAvx512)
     Driver<16>(KernelAvx512, queue, ni ? 8 : 0).Run();
   else
     Driver<8>(KernelAvx2, queue, ni ? 8 : 0).Run();
+  queue.DriverStopped();
+  while (auto p = queue.TakeStraggler()) FinishSingle(*p);
+}
+
+void JobQueue::DriverStarted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++running_;
+}
+
+void JobQueue::DriverStopped() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--running_ == 0) cv_.notify_all();
+}
+
+void JobQueue::AddStraggler(const Progress& p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stragglers_.push_back(p);
+  cv_.notify_one();
+}
+
+std::optional<Progress> JobQueue::TakeStraggler() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !stragglers_.empty() || running_ == 0; });
+  if (stragglers_.empty()) return std::nullopt;
+  // Largest remainder first, so that threads finish together.
+  auto it = std::max_element(stragglers_.begin(), stragglers_.end(),
+                             [](const Progress& a, const Progress& b) {
+                               return (a.in_tail ? 0 : a.left) < (b.in_tail ? 0 : b.left);
+                             });
+  Progress p = *it;
+  stragglers_.erase(it);
+  return p;
 }
 
 }  // namespace sha256mb
