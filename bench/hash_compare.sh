@@ -53,33 +53,38 @@ cmp -s wg-sha256.txt ref-sha256.txt || { echo "weightgate sha256 differs from sh
 xargs -a files.txt b3sum --num-threads 1 >ref-blake3.txt
 cmp -s wg-blake3.txt ref-blake3.txt || { echo "weightgate blake3 differs from b3sum" >&2; exit 1; }
 
-best() {  # best wall seconds of REPEAT runs of "$@"
-  local b="" t0 t1 s
+best() {  # "wall cpu" of the fastest (by wall time) of REPEAT runs of "$@"; cpu = user + sys
+  local b="" bc="" w c
   for _ in $(seq "$REPEAT"); do
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
-    if [ -z "$b" ] || awk -v s="$s" -v b="$b" 'BEGIN {exit !(s < b)}'; then b=$s; fi
+    /usr/bin/time -f "%e %U %S" -o time.txt "$@" >/dev/null 2>&1
+    w=$(awk '{print $1}' time.txt)
+    c=$(awk '{printf "%.2f", $2 + $3}' time.txt)
+    if [ -z "$b" ] || awk -v s="$w" -v b="$b" 'BEGIN {exit !(s < b)}'; then b=$w; bc=$c; fi
   done
-  echo "$b"
+  echo "$b $bc"
 }
 
 row() {  # label, then the command
   local label=$1
   shift
-  local s
-  s=$(best "$@")
-  printf '| %-44s | %7s | %6s |\n' "$label" "$s" "$(awk -v b="$BYTES" -v s="$s" 'BEGIN {printf "%.2f", b / s / 1e9}')"
+  local r w c
+  r=$(best "$@")
+  w=${r% *}
+  c=${r#* }
+  printf '| %-48s | %6s | %6s | %6s |\n' "$label" "$w" "$(awk -v b="$BYTES" -v s="$w" 'BEGIN {printf "%.2f", b / s / 1e9}')" "$c"
 }
 
 echo
-echo "| tool / setting                               | wall s  |  GB/s  |"
-echo "|----------------------------------------------|---------|--------|"
+echo "# load average before timing: $(cut -d' ' -f1-3 /proc/loadavg) (wall times stretch when other processes share the cores; cpu s does not)"
+echo
+echo "| tool / setting                                   | wall s |  GB/s  |  cpu s |"
+echo "|--------------------------------------------------|--------|--------|--------|"
 row "weightgate hash (files, sha256)" "$WG" -q hash model
-row "weightgate hash (shards 1 GiB, sha256)" "$WG" -q hash --shard-size $GIB model
+row "weightgate hash (shards 1024 MiB, sha256)" "$WG" -q hash --shard-size $GIB model
 row "weightgate hash (files, blake3)" "$WG" -q hash --algo blake3 model
-row "weightgate hash (shards 1 GiB, blake3)" "$WG" -q hash --algo blake3 --shard-size $GIB model
+row "weightgate hash (shards 1024 MiB, blake3)" "$WG" -q hash --algo blake3 --shard-size $GIB model
+row "weightgate hash (shards 16 MiB, sha256)" "$WG" -q hash --shard-size $((16 << 20)) model
+row "weightgate hash (shards 16 MiB, blake3)" "$WG" -q hash --algo blake3 --shard-size $((16 << 20)) model
 row "weightgate hash (files, sha256, 1 thread)" "$WG" -q hash --threads 1 model
 row "weightgate hash (files, sha256, OpenSSL engine)" env WG_SHA256_ENGINE=openssl "$WG" -q hash model
 row "sha256sum (one process)" xargs -a files.txt sha256sum
@@ -88,27 +93,27 @@ row "b3sum (default: all threads)" xargs -a files.txt b3sum
 row "b3sum --num-threads 1" xargs -a files.txt b3sum --num-threads 1
 
 if [ -x "$PY" ] && "$PY" -c "import model_signing" 2>/dev/null; then
-  ms() {  # serialization, algorithm: times model_signing's hashing of the folder in-process
-    "$PY" - "$1" "$2" <<'PY'
-import sys, time, warnings
+  cat >ms.py <<'PY'
+import sys, warnings
 warnings.filterwarnings("ignore")
 from model_signing import hashing
-ser, algo = sys.argv[1], sys.argv[2]
+ser, algo, shard = sys.argv[1], sys.argv[2], int(sys.argv[3])
 c = hashing.Config()
 if ser == "files":
     c.use_file_serialization(hashing_algorithm=algo)
 else:
-    c.use_shard_serialization(hashing_algorithm=algo, shard_size=1 << 30)
+    c.use_shard_serialization(hashing_algorithm=algo, shard_size=shard)
 c.hash("model")
 PY
-  }
   row "model_signing: python start + import only" "$PY" -c "import model_signing.hashing"
-  for ser in files shards; do
+  for setting in "files 0" "shards $GIB" "shards $((16 << 20))"; do
+    set -- $setting
     for algo in sha256 blake3; do
-      if ms "$ser" "$algo" >/dev/null 2>&1; then
-        row "model_signing $(python3 -c "print('shards 1 GiB' if '$ser' == 'shards' else 'files')"), $algo" ms "$ser" "$algo"
+      label="model_signing $1$([ "$2" = 0 ] || echo " $(($2 >> 20)) MiB"), $algo"
+      if "$PY" ms.py "$1" "$algo" "$2" >/dev/null 2>&1; then
+        row "$label" "$PY" ms.py "$1" "$algo" "$2"
       else
-        printf '| %-44s | %7s | %6s |\n' "model_signing $ser, $algo" "n/a" "n/a"
+        printf '| %-48s | %6s | %6s | %6s |\n' "$label (failed)" "n/a" "n/a" "n/a"
       fi
     done
   done
