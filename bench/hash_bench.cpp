@@ -48,6 +48,25 @@ BENCHMARK_CAPTURE(BM_Sha256, avx2_x8, Sha256Engine::kMultiBufferAvx2)
 BENCHMARK_CAPTURE(BM_Sha256, avx512_x16, Sha256Engine::kMultiBufferAvx512)
     ->Unit(benchmark::kMillisecond);
 
+// One 64 MiB message: OpenSSL against weightgate's own SHA-NI code, which is what the
+// multi-buffer driver hands its last few messages to.
+void BM_Sha256One(benchmark::State& state, Sha256Engine engine) {
+  if (!CpuSupports(engine) || (engine != Sha256Engine::kOpenSsl && !CpuHasShaExtensions())) {
+    state.SkipWithError("engine or SHA-NI not supported on this CPU");
+    return;
+  }
+  Bytes msg = Bytes(Data()).first(64u << 20);
+  Digest out;
+  for (auto _ : state) {
+    Sha256Many(std::span<const Bytes>(&msg, 1), std::span<Digest>(&out, 1), engine);
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetBytesProcessed(state.iterations() * msg.size());
+}
+BENCHMARK_CAPTURE(BM_Sha256One, openssl, Sha256Engine::kOpenSsl)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Sha256One, weightgate_shani, Sha256Engine::kMultiBufferAvx512)
+    ->Unit(benchmark::kMillisecond);
+
 // Many small messages (4 KiB): the per-message padding and lane refills dominate.
 void BM_Sha256Small(benchmark::State& state, Sha256Engine engine) {
   if (!CpuSupports(engine)) {
