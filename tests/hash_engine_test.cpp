@@ -253,5 +253,27 @@ TEST(HashFileRanges, ErrorsNameTheFile) {
   EXPECT_NE(r.error().ToString().find("missing.bin"), std::string::npos) << r.error().ToString();
 }
 
+// The hidden `weightgate hash` verb prints what HashFileRanges computes, like sha256sum.
+TEST(HashCli, PrintsFileAndShardDigests) {
+  TempDir dir;
+  std::mt19937_64 rng(11);
+  auto a = Random(300000, rng), b = Random(10, rng);
+  test::WriteAll(dir / "a.bin", a);
+  test::WriteAll(dir / "b.bin", b);
+  auto r = test::RunCli({"hash", dir.path().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, HashBytes(HashAlgo::kSha256, a).Hex() + "  " + (dir / "a.bin") + "\n" +
+                       HashBytes(HashAlgo::kSha256, b).Hex() + "  " + (dir / "b.bin") + "\n");
+  r = test::RunCli({"hash", "--algo", "blake3", "--shard-size", "200000", dir / "a.bin"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, HashBytes(HashAlgo::kBlake3, Bytes(a).first(200000)).Hex() + "  " +
+                       (dir / "a.bin") + ":0:200000\n" +
+                       HashBytes(HashAlgo::kBlake3, Bytes(a).subspan(200000)).Hex() + "  " +
+                       (dir / "a.bin") + ":200000:300000\n");
+  r = test::RunCli({"hash", dir / "missing.bin"});
+  EXPECT_EQ(r.exit_code, 8);
+  EXPECT_NE(r.err.find("missing.bin"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace wg
