@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   RegisterInspect(app, global, &run);
   RegisterScan(app, global, &run);
   RegisterConvert(app, global, &run);
+  RegisterKeygen(app, global, &run);
+  RegisterSign(app, global, &run);
+  RegisterVerify(app, global, &run);
   RegisterHash(app, global, &run);
 
   try {
