@@ -47,5 +47,6 @@ void RegisterPull(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterHash(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   RegisterKeygen(app, global, &run);
   RegisterSign(app, global, &run);
   RegisterVerify(app, global, &run);
+  RegisterHash(app, global, &run);
 
   try {
     app.parse(argc, argv);

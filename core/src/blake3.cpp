@@ -22,8 +22,9 @@ namespace {
 
 using namespace blake3;
 
-// Chunks hashed per leaf batch: enough to fill 16 SIMD lanes twice.
-constexpr size_t kLeafBatchChunks = 32;
+// Chunks hashed per leaf batch (256 KiB): the batch's CVs are then merged level by level in
+// SIMD lanes too, and only its top 3 levels (7 parents) run one at a time.
+constexpr size_t kLeafBatchChunks = 256;
 // Size of the subtrees the streaming hasher hands to threads.
 constexpr size_t kParallelSubtreeChunks = 1024;  // 1 MiB
 // Subtrees per parallel round: bounds the CVs held while threads run.

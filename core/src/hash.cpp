@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <vector>
+
+#include "sha256_mb.h"
 #include "weightgate/core/hash_engine.h"
 #include "weightgate/core/thread_pool.h"
 
@@ -94,7 +97,20 @@ Digest HashBytes(HashAlgo algo, Bytes data) {
 }
 
 void HashMany(HashAlgo algo, std::span<const Bytes> messages, std::span<Digest> out) {
-  (void)ThreadPool::Shared().ParallelFor(messages.size(), [&](size_t i) {
+  ThreadPool& pool = ThreadPool::Shared();
+  Sha256Engine engine = Sha256AutoEngine();
+  if (algo == HashAlgo::kSha256 && engine != Sha256Engine::kOpenSsl) {
+    // Every thread runs SIMD lanes fed from one queue (see sha256_mb.h).
+    std::vector<sha256mb::Job> jobs(messages.size());
+    for (size_t i = 0; i < messages.size(); ++i) jobs[i] = {messages[i], &out[i]};
+    sha256mb::JobQueue queue(jobs);
+    (void)pool.ParallelFor(pool.size(), [&](size_t) {
+      sha256mb::RunMultiBuffer(engine, queue);
+      return Ok();
+    });
+    return;
+  }
+  (void)pool.ParallelFor(messages.size(), [&](size_t i) {
     out[i] = HashBytes(algo, messages[i]);
     return Ok();
   });

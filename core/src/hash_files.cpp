@@ -7,6 +7,7 @@
 #include <numeric>
 #include <optional>
 
+#include "sha256_mb.h"
 #include "weightgate/core/file.h"
 #include "weightgate/core/hash_engine.h"
 #include "weightgate/core/thread_pool.h"
@@ -16,6 +17,8 @@ namespace {
 
 // Pages are handed back to the kernel every this many bytes of a range.
 constexpr uint64_t kReleaseWindow = 64ull << 20;
+// BLAKE3 ranges from this size up are split into subtrees over all threads.
+constexpr uint64_t kTreeMin = 4ull << 20;
 
 struct Job {
   const MappedFile* file;
@@ -79,8 +82,35 @@ Result<std::vector<Digest>> HashFileRanges(std::span<const FileRange> ranges, Ha
                    [&](size_t a, size_t b) { return jobs[a].length > jobs[b].length; });
 
   std::vector<Digest> out(jobs.size());
-  (void)pool->ParallelFor(order.size(), [&](size_t k) {
-    out[order[k]] = HashJob(jobs[order[k]], algo, nullptr);
+  if (algo == HashAlgo::kSha256) {
+    Sha256Engine engine = Sha256AutoEngine();
+    if (engine != Sha256Engine::kOpenSsl) {
+      // Every thread runs SIMD lanes fed from one queue, largest ranges first.
+      std::vector<sha256mb::Job> mb(jobs.size());
+      for (size_t k = 0; k < order.size(); ++k) {
+        const Job& j = jobs[order[k]];
+        mb[k] = {j.bytes(), &out[order[k]], j.file, j.offset};
+      }
+      sha256mb::JobQueue queue(mb);
+      (void)pool->ParallelFor(pool->size(), [&](size_t) {
+        sha256mb::RunMultiBuffer(engine, queue);
+        return Ok();
+      });
+      return out;
+    }
+  }
+  // BLAKE3's large ranges one after another, each split over all threads; then the rest
+  // (and OpenSSL SHA-256's every range) side by side, one range per thread.
+  size_t small_from = 0;
+  if (algo == HashAlgo::kBlake3) {
+    while (small_from < order.size() && jobs[order[small_from]].length >= kTreeMin) {
+      out[order[small_from]] = HashJob(jobs[order[small_from]], algo, pool);
+      ++small_from;
+    }
+  }
+  (void)pool->ParallelFor(order.size() - small_from, [&](size_t k) {
+    size_t i = order[small_from + k];
+    out[i] = HashJob(jobs[i], algo, nullptr);
     return Ok();
   });
   return out;

@@ -12,6 +12,8 @@ using KernelFn = void (*)(uint32_t* state, const uint8_t* const* data, size_t bl
 
 void KernelAvx2(uint32_t* state, const uint8_t* const* data, size_t blocks);    // L = 8
 void KernelAvx512(uint32_t* state, const uint8_t* const* data, size_t blocks);  // L = 16
+// One message with the SHA extensions, from and to a plain state[8] (a..h).
+void BlocksShaNi(uint32_t state[8], const uint8_t* data, size_t blocks);
 
 inline constexpr uint32_t kIv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};

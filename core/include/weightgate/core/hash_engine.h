@@ -45,7 +45,9 @@ Sha256Engine Sha256AutoEngine();
 size_t Sha256Lanes(Sha256Engine e);
 
 // Hashes messages[i] into out[i] on the calling thread with the engine (resolved if kAuto).
+// With straggler_single, a multi-buffer engine on a CPU with SHA-NI finishes the last few
+// messages one at a time on SHA-NI instead of in mostly idle lanes.
 void Sha256Many(std::span<const Bytes> messages, std::span<Digest> out,
-                Sha256Engine engine = Sha256Engine::kAuto);
+                Sha256Engine engine = Sha256Engine::kAuto, bool straggler_single = true);
 
 }  // namespace wg
