@@ -5,6 +5,12 @@
 // matches dequantize_row_* exactly, so GGUF files we write load in llama.cpp with the
 // same values it would have produced itself. Rows are independent; callers split large
 // tensors into row ranges and convert them in parallel.
+//
+// Q4_0's reference result depends on whether the compiler fuses x*id + 8.5f. We give
+// the fused result, which gguf-py's gguf.quants reproduces and llama.cpp's FMA builds
+// (x86-64 native, ARM64) compute; a build without FMA differs in rare last-bit cases.
+// An all-zero Q4_0 block gets the scale -0.0 as in llama.cpp (gguf-py writes +0.0 when
+// the block's first element is -0.0).
 #pragma once
 
 #include <cstdint>
@@ -41,5 +47,10 @@ Status FromF32(DType to, const float* src, uint8_t* dst, uint64_t n);
 // f32 otherwise. Equal dtypes copy. `scratch` is not needed by callers; chunking is
 // internal, so memory use is bounded.
 Status Convert(DType from, const uint8_t* src, DType to, uint8_t* dst, uint64_t n);
+
+// Whether the SIMD conversion paths run on this CPU (AVX2 and F16C). Tests switch them
+// off to compare the scalar fallback with them; results are identical either way.
+bool SimdAvailable();
+void SetSimdForTesting(bool enabled);
 
 }  // namespace wg

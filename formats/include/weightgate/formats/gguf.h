@@ -8,7 +8,9 @@
 // refuses but the specification allows. Vocab-only files that end right after the
 // key/values, without padding, are accepted.
 // The writer writes what gguf-py's GGUFWriter writes: KVs in the given order, tensor
-// infos, padding to the alignment after the infos and after every tensor.
+// infos, padding to the alignment after the infos and after every tensor. A file without
+// tensors ends right after the KVs, as gguf-py writes vocab-only files, so rewriting any
+// GGUF file read here reproduces it byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -59,7 +61,9 @@ struct GgufFile {
   uint32_t alignment = 32;
   uint64_t data_offset = 0;   // absolute offset of the data section
   std::vector<GgufKV> kvs;    // in file order
-  TensorCatalog catalog;      // format kGguf; metadata = KVs as JSON (long arrays summarized)
+  // format kGguf; metadata = KVs as JSON in file order. Arrays longer than 64 items are
+  // summarized as {"array_of": "STRING", "count": 32000, "first": [8 items]}.
+  TensorCatalog catalog;
   const GgufValue* Find(const std::string& key) const;
 };
 
