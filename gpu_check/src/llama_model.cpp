@@ -64,8 +64,9 @@ Status LlamaModel::Bind() {
   } else {
     output = token_embd;
   }
-  if (catalog.Find("rope_freqs.weight"))
+  if (catalog.Find("rope_freqs.weight")) {
     WG_TRY(need("rope_freqs.weight", {static_cast<uint64_t>(c.head_size() / 2)}, &rope_freqs));
+  }
   layers.assign(c.n_layers, {});
   for (int32_t l = 0; l < c.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
@@ -130,8 +131,9 @@ Result<LlamaModel> FromGguf(const std::string& path) {
   WG_ASSIGN_OR_RETURN(c.n_layers, GgufInt(f, path, "llama.block_count"));
   WG_ASSIGN_OR_RETURN(c.n_heads, GgufInt(f, path, "llama.attention.head_count"));
   c.n_kv_heads = c.n_heads;
-  if (f.Find("llama.attention.head_count_kv"))
+  if (f.Find("llama.attention.head_count_kv")) {
     WG_ASSIGN_OR_RETURN(c.n_kv_heads, GgufInt(f, path, "llama.attention.head_count_kv"));
+  }
   WG_ASSIGN_OR_RETURN(c.seq_len, GgufInt(f, path, "llama.context_length"));
   if (const GgufValue* v = f.Find("llama.attention.layer_norm_rms_epsilon"))
     if (auto x = v->AsFloat()) c.rms_eps = *x;
@@ -204,7 +206,9 @@ Result<LlamaModel> FromHuggingFace(const std::string& dir) {
   WG_TRY(get_int("num_hidden_layers", &c.n_layers));
   WG_TRY(get_int("num_attention_heads", &c.n_heads));
   c.n_kv_heads = c.n_heads;
-  if (j.contains("num_key_value_heads")) WG_TRY(get_int("num_key_value_heads", &c.n_kv_heads));
+  if (j.contains("num_key_value_heads")) {
+    WG_TRY(get_int("num_key_value_heads", &c.n_kv_heads));
+  }
   WG_TRY(get_int("vocab_size", &c.vocab_size));
   WG_TRY(get_int("max_position_embeddings", &c.seq_len));
   c.rms_eps = j.value("rms_norm_eps", 1e-6);
