@@ -15,6 +15,10 @@ int ExitCodeFor(const Error& e) {
       return kExitCheckFailed;
     case ErrorCode::kIo:
       return kExitIo;
+    case ErrorCode::kBadSignature:
+      return kExitBadSignature;
+    case ErrorCode::kUntrusted:
+      return kExitUntrusted;
   }
   return kExitUsage;
 }
@@ -22,6 +26,16 @@ int ExitCodeFor(const Error& e) {
 int ReportError(const Error& e) {
   std::fprintf(stderr, "weightgate: error: %s\n", e.ToString().c_str());
   return ExitCodeFor(e);
+}
+
+int ExitCodeSplittingMalformed(const Error& e) {
+  if (e.code() == ErrorCode::kMalformed || e.code() == ErrorCode::kUnsupported) return kExitMalformed;
+  return ExitCodeFor(e);
+}
+
+int ReportErrorSplittingMalformed(const Error& e) {
+  std::fprintf(stderr, "weightgate: error: %s\n", e.ToString().c_str());
+  return ExitCodeSplittingMalformed(e);
 }
 
 }  // namespace wg::cli

@@ -21,11 +21,15 @@ enum ExitCode : int {
   kExitDenied = 6,
   kExitNeedsLicence = 7,
   kExitIo = 8,
+  kExitMalformed = 9,  // verify only: malformed input, kept apart from usage errors
 };
 
 int ExitCodeFor(const Error& e);
 // Prints "weightgate: error: <context>: <message>" to stderr and returns the exit code.
 int ReportError(const Error& e);
+// For verbs that split malformed input (9) from usage errors (2), e.g. verify.
+int ExitCodeSplittingMalformed(const Error& e);
+int ReportErrorSplittingMalformed(const Error& e);
 
 struct GlobalOptions {
   bool quiet = false;
@@ -38,5 +42,10 @@ using Runner = std::function<int()>;
 void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterScan(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterConvert(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterPush(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterPull(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

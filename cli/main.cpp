@@ -2,6 +2,7 @@
 // Each verb lives in its own cmd_*.cpp and only parses, calls a library, and prints.
 #include <cstdio>
 
+#include "cmd_package.h"
 #include "command.h"
 #include "weightgate/core/progress.h"
 
@@ -17,6 +18,12 @@ int main(int argc, char** argv) {
   RegisterInspect(app, global, &run);
   RegisterScan(app, global, &run);
   RegisterConvert(app, global, &run);
+  RegisterPackageVerbs(app, global, &run);
+  RegisterPush(app, global, &run);
+  RegisterPull(app, global, &run);
+  RegisterKeygen(app, global, &run);
+  RegisterSign(app, global, &run);
+  RegisterVerify(app, global, &run);
 
   try {
     app.parse(argc, argv);

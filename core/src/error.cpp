@@ -13,6 +13,8 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnsafe: return "unsafe";
     case ErrorCode::kMismatch: return "mismatch";
     case ErrorCode::kIo: return "io";
+    case ErrorCode::kBadSignature: return "bad-signature";
+    case ErrorCode::kUntrusted: return "untrusted";
   }
   return "unknown";
 }

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "weightgate/core/hash_engine.h"
 #include "weightgate/core/thread_pool.h"
 
 namespace wg {
@@ -32,7 +33,9 @@ int HexVal(char c) {
 
 }  // namespace
 
-std::string_view HashAlgoName(HashAlgo a) { return a == HashAlgo::kSha256 ? "sha256" : "blake3"; }
+std::string_view HashAlgoName(HashAlgo a) {
+  return a == HashAlgo::kSha256 ? "sha256" : "blake3";
+}
 
 std::optional<HashAlgo> HashAlgoFromName(std::string_view name) {
   if (name == "sha256") return HashAlgo::kSha256;
@@ -50,30 +53,37 @@ std::string Digest::Hex() const {
   return s;
 }
 
-std::string Digest::Prefixed() const { return std::string(HashAlgoName(algo)) + ":" + Hex(); }
+std::string Digest::Prefixed() const {
+  return std::string(HashAlgoName(algo)) + ":" + Hex();
+}
 
 Result<Digest> Digest::Parse(std::string_view s) {
   size_t colon = s.find(':');
   if (colon == std::string_view::npos)
-    return Error::Malformed("digest lacks an algorithm prefix").Expected("<algo>:<hex>").Found(std::string(s));
+    return Error::Malformed("digest lacks an algorithm prefix")
+        .Expected("<algo>:<hex>")
+        .Found(std::string(s));
   auto algo = HashAlgoFromName(s.substr(0, colon));
-  if (!algo) return Error::Unsupported("unknown digest algorithm").Found(std::string(s.substr(0, colon)));
+  if (!algo)
+    return Error::Unsupported("unknown digest algorithm").Found(std::string(s.substr(0, colon)));
   std::string_view hex = s.substr(colon + 1);
   if (hex.size() != 64)
-    return Error::Malformed("digest has the wrong length").Expected("64 hex digits").Found(std::to_string(hex.size()));
+    return Error::Malformed("digest has the wrong length")
+        .Expected("64 hex digits")
+        .Found(std::to_string(hex.size()));
   Digest d;
   d.algo = *algo;
   for (size_t i = 0; i < 32; ++i) {
     int hi = HexVal(hex[2 * i]), lo = HexVal(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Error::Malformed("digest is not lower-case hex").Found(std::string(hex));
+    if (hi < 0 || lo < 0)
+      return Error::Malformed("digest is not lower-case hex").Found(std::string(hex));
     d.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return d;
 }
 
 std::unique_ptr<Hasher> Hasher::Create(HashAlgo algo) {
-  // BLAKE3 arrives with the hashing engine (issue 4); until then only SHA-256 exists.
-  if (algo == HashAlgo::kBlake3) return nullptr;
+  if (algo == HashAlgo::kBlake3) return NewBlake3Hasher();
   return std::make_unique<OpenSslSha256>();
 }
 

@@ -22,6 +22,8 @@ enum class ErrorCode {
   kUnsafe,       // input would execute code or is otherwise refused (exit 1)
   kMismatch,     // content differs from what was expected (exit 1)
   kIo,           // the operating system said no: missing file, disk full (exit 8)
+  kBadSignature, // a signature does not verify over the bytes it claims to cover (exit 4)
+  kUntrusted,    // the signer is not the trusted key or does not chain to a trust root (exit 5)
 };
 
 const char* ErrorCodeName(ErrorCode code);
@@ -36,6 +38,8 @@ class Error {
   static Error Unsafe(std::string m) { return Error(ErrorCode::kUnsafe, std::move(m)); }
   static Error Mismatch(std::string m) { return Error(ErrorCode::kMismatch, std::move(m)); }
   static Error Io(std::string m) { return Error(ErrorCode::kIo, std::move(m)); }
+  static Error BadSignature(std::string m) { return Error(ErrorCode::kBadSignature, std::move(m)); }
+  static Error Untrusted(std::string m) { return Error(ErrorCode::kUntrusted, std::move(m)); }
   // An I/O error from errno, e.g. Error::FromErrno("open", path).
   static Error FromErrno(const std::string& what, const std::string& path);
 
