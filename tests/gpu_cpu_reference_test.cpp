@@ -39,7 +39,10 @@ TEST_P(CpuReferenceOnStories, HyperparametersAreTheModelCard) {
   EXPECT_EQ(m.config.n_heads, 8);
   EXPECT_EQ(m.config.n_kv_heads, 4);
   EXPECT_EQ(m.config.vocab_size, 512);
-  EXPECT_EQ(m.output, m.token_embd) << "stories260K shares its classifier";
+  // The checkpoint shares its classifier; llama.cpp's converter wrote a copy of it as
+  // output.weight, so the GGUF form has a separate (identical) head.
+  if (m.format == Format::kLlama2c) EXPECT_EQ(m.output, m.token_embd);
+  if (m.format == Format::kGguf) EXPECT_NE(m.output, m.token_embd);
   ASSERT_TRUE(m.tokenizer.has_value());
 }
 

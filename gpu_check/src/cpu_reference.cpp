@@ -208,8 +208,8 @@ Result<std::vector<int32_t>> CpuReference::Greedy(const std::vector<int32_t>& pr
   int32_t token = prompt[0];
   for (int32_t pos = 0; pos < steps && pos < max_seq_; ++pos) {
     WG_ASSIGN_OR_RETURN(const std::vector<float>* logits, Forward(token, pos));
-    int32_t next = pos + 1 < static_cast<int32_t>(prompt.size()) ? prompt[pos + 1]
-                                                                 : Argmax(*logits);
+    int32_t next =
+        pos + 1 < static_cast<int32_t>(prompt.size()) ? prompt[pos + 1] : Argmax(*logits);
     if (next == bos) break;  // run.c ends a story at BOS
     next_ids.push_back(next);
     token = next;

@@ -107,9 +107,7 @@ Result<int32_t> GgufInt(const GgufFile& f, const std::string& path, const std::s
   const GgufValue* v = f.Find(key);
   std::optional<uint64_t> u = v ? v->AsUint() : std::nullopt;
   if (!u || *u > INT32_MAX)
-    return Error::Malformed("GGUF key missing or not a non-negative integer")
-        .File(path)
-        .Field(key);
+    return Error::Malformed("GGUF key missing or not a non-negative integer").File(path).Field(key);
   return static_cast<int32_t>(*u);
 }
 

@@ -31,8 +31,8 @@ int ByteOfPiece(const std::string& p) {
 
 }  // namespace
 
-Tokenizer::Tokenizer(std::vector<std::string> pieces, std::vector<float> scores,
-                     int32_t bos_id, int32_t eos_id)
+Tokenizer::Tokenizer(std::vector<std::string> pieces, std::vector<float> scores, int32_t bos_id,
+                     int32_t eos_id)
     : pieces_(std::move(pieces)), scores_(std::move(scores)), bos_id_(bos_id), eos_id_(eos_id) {
   scores_.resize(pieces_.size(), 0.0f);
   for (int& b : byte_ids_) b = -1;

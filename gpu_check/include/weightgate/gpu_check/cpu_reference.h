@@ -35,10 +35,10 @@ class CpuReference {
   const LlamaModel& model_;
   int32_t max_seq_;
   std::vector<float> x_, xb_, xb2_, hb_, hb2_, q_, att_, logits_;
-  std::vector<float> key_cache_, value_cache_;     // [layer][pos][kv_dim]
+  std::vector<float> key_cache_, value_cache_;  // [layer][pos][kv_dim]
   std::vector<std::vector<float>> attn_norm_, ffn_norm_;
   std::vector<float> output_norm_;
-  std::vector<double> inv_freq_;                   // per pair index within a head
+  std::vector<double> inv_freq_;  // per pair index within a head
 };
 
 // Index of the largest logit, lowest index on ties.

@@ -72,8 +72,8 @@ struct LlamaModel {
   TensorCatalog catalog;  // owns the TensorInfos the pointers below refer to
   const TensorInfo* token_embd = nullptr;
   const TensorInfo* output_norm = nullptr;
-  const TensorInfo* output = nullptr;     // == token_embd when the head is tied
-  const TensorInfo* rope_freqs = nullptr; // llama.cpp's per-frequency divisors, if any
+  const TensorInfo* output = nullptr;      // == token_embd when the head is tied
+  const TensorInfo* rope_freqs = nullptr;  // llama.cpp's per-frequency divisors, if any
   std::vector<LlamaLayerWeights> layers;
   std::optional<Tokenizer> tokenizer;
 
