@@ -48,5 +48,6 @@ void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterHash(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   RegisterSign(app, global, &run);
   RegisterVerify(app, global, &run);
   RegisterHash(app, global, &run);
+  RegisterGpuCheck(app, global, &run);
 
   try {
     app.parse(argc, argv);

@@ -140,3 +140,30 @@ TEST(CpuReferenceErrors, NonLlamaInputIsRefusedWithItsName) {
 
 }  // namespace
 }  // namespace wg
+
+namespace wg {
+namespace {
+
+// The verb a CI job calls: the CPU pass reproduces the published story's continuation and
+// the exit code says "CPU reference only" (3), never success, when no GPU was exercised.
+TEST(GpuCheckCli, CpuPassReproducesThePublishedContinuation) {
+  auto r = test::RunCli({"gpu-check", TestData(kLlama2c), "--prompt", "Once upon a time",
+                         "--tokens", "16", "--json"});
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  nlohmann::json g = LoadJson("models/stories260K/expected_greedy.json");
+  std::vector<int32_t> want = g["cases"][1]["next_token_ids"].get<std::vector<int32_t>>();
+  want.resize(4 + 16);  // prompt echo (4) + 16 generated
+  EXPECT_EQ(j["passes"][0]["token_ids"].get<std::vector<int32_t>>(), want);
+  EXPECT_EQ(j["passes"][0]["nan"], 0);
+  EXPECT_EQ(j["result"], "cpu-only");
+}
+
+TEST(GpuCheckCli, NonModelInputIsAUsageError) {
+  auto r = test::RunCli({"gpu-check", TestData("third_party/safetensors/overall.safetensors")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("weightgate: error:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wg
