@@ -45,5 +45,7 @@ void RegisterConvert(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterPolicy(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterGating(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   RegisterKeygen(app, global, &run);
   RegisterSign(app, global, &run);
   RegisterVerify(app, global, &run);
+  RegisterPolicy(app, global, &run);
+  RegisterGating(app, global, &run);
 
   try {
     app.parse(argc, argv);
