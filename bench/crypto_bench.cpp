@@ -54,7 +54,8 @@ const std::string& PlainFile() {
   static std::string path = [] {
     std::string p = Dir() + "/plain.bin";
     std::filesystem::remove(p);
-    auto s = wg::WriteFileAtomically(p, std::string_view(reinterpret_cast<const char*>(Plain().data()), kBytes));
+    auto s = wg::WriteFileAtomically(
+        p, std::string_view(reinterpret_cast<const char*>(Plain().data()), kBytes));
     if (!s.ok()) std::abort();
     return p;
   }();
@@ -104,7 +105,8 @@ void BM_CopyFile(benchmark::State& state) {
   for (auto _ : state) {
     std::filesystem::remove(out);
     auto f = wg::AtomicFile::Create(out);
-    if (!(*f)->Append((*in)->bytes()).ok() || !(*f)->Commit().ok()) state.SkipWithError("copy failed");
+    if (!(*f)->Append((*in)->bytes()).ok() || !(*f)->Commit().ok())
+      state.SkipWithError("copy failed");
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kBytes));
 }
@@ -113,7 +115,8 @@ void BM_EncryptFile(benchmark::State& state) {
   std::string out = Dir() + "/enc-out.wgenc";
   for (auto _ : state) {
     std::filesystem::remove(out);
-    if (!wg::policy::EncryptFile(PlainFile(), out, Key()).ok()) state.SkipWithError("encrypt failed");
+    if (!wg::policy::EncryptFile(PlainFile(), out, Key()).ok())
+      state.SkipWithError("encrypt failed");
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kBytes));
 }
@@ -122,7 +125,8 @@ void BM_DecryptFile(benchmark::State& state) {
   std::string out = Dir() + "/dec-out.bin";
   for (auto _ : state) {
     std::filesystem::remove(out);
-    if (!wg::policy::DecryptFile(EncryptedFile(), out, Key()).ok()) state.SkipWithError("decrypt failed");
+    if (!wg::policy::DecryptFile(EncryptedFile(), out, Key()).ok())
+      state.SkipWithError("decrypt failed");
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kBytes));
 }

@@ -13,7 +13,9 @@
 namespace wg::cli {
 namespace {
 
-int64_t Now() { return int64_t(std::time(nullptr)); }
+int64_t Now() {
+  return int64_t(std::time(nullptr));
+}
 
 Result<std::optional<int64_t>> Expiry(const std::string& text) {
   if (text.empty()) return std::optional<int64_t>();
@@ -35,13 +37,17 @@ void RegisterGrant(CLI::App& app, const GlobalOptions& global, Runner* run) {
     std::string pkg, publisher, pass, recipient, expires, out;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("grant", "Admit a recipient to a gated or closed release (a signed grant file)");
+  auto* cmd = app.add_subcommand(
+      "grant", "Admit a recipient to a gated or closed release (a signed grant file)");
   cmd->footer(
       "Re-wraps the release's content key for RECIPIENT.pub (X25519 or RSA) without re-encrypting\n"
-      "anything, binds it to the package and its policy digest, and signs it with the publisher key.\n"
+      "anything, binds it to the package and its policy digest, and signs it with the publisher "
+      "key.\n"
       "The expiry defaults to, and may not exceed, the policy's access.grant_max_lifetime.\n\n"
-      "Example:\n  weightgate grant sealed/ --publisher-key release.key --recipient alice.pub --expires 2027-01-31 -o alice.grant\n\n"
-      "Exit codes: 0 ok, 1 the policy differs from the sealed one, 2 usage, 5 not the publisher key, 8 I/O.");
+      "Example:\n  weightgate grant sealed/ --publisher-key release.key --recipient alice.pub "
+      "--expires 2027-01-31 -o alice.grant\n\n"
+      "Exit codes: 0 ok, 1 the policy differs from the sealed one, 2 usage, 5 not the publisher "
+      "key, 8 I/O.");
   cmd->add_option("package", o->pkg, "Sealed release")->required();
   cmd->add_option("--publisher-key", o->publisher, "Publisher's EC private key (PEM)")->required();
   cmd->add_option("--passphrase-file", o->pass, "Passphrase of the publisher key");
@@ -61,8 +67,9 @@ void RegisterGrant(CLI::App& app, const GlobalOptions& global, Runner* run) {
       Status s = WriteFileAtomically(o->out, policy::GrantToJson(*g));
       if (!s.ok()) return ReportError(s.error());
       if (!global.quiet)
-        std::printf("wrote %s for %s%s\n", o->out.c_str(), rec->Fingerprint().c_str(),
-                    g->expires ? (" (expires " + policy::FormatUtcTime(*g->expires) + ")").c_str() : "");
+        std::printf(
+            "wrote %s for %s%s\n", o->out.c_str(), rec->Fingerprint().c_str(),
+            g->expires ? (" (expires " + policy::FormatUtcTime(*g->expires) + ")").c_str() : "");
       return int(kExitOk);
     };
   });
@@ -79,13 +86,15 @@ void RegisterSeal(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "Encrypts every file with chunked AES-256-GCM under a random content key bound to the\n"
       "policy digest, wraps the key for the publisher and each --recipient, and writes grants\n"
       "for them under OUT/grants/.\n\n"
-      "Example:\n  weightgate seal model/ --policy closed.yaml --publisher-key release.key --recipient alice.pub -o sealed/\n\n"
+      "Example:\n  weightgate seal model/ --policy closed.yaml --publisher-key release.key "
+      "--recipient alice.pub -o sealed/\n\n"
       "Exit codes: 0 ok, 2 usage or malformed policy, 8 I/O.");
   cmd->add_option("model", o->dir, "Model folder")->required();
   cmd->add_option("--policy", o->policy, "Release policy (tier gated or closed)")->required();
   cmd->add_option("--publisher-key", o->publisher, "Publisher's EC private key (PEM)")->required();
   cmd->add_option("--passphrase-file", o->pass, "Passphrase of the publisher key");
-  cmd->add_option("--recipient", o->recipients, "Recipient public keys admitted now")->expected(1, -1);
+  cmd->add_option("--recipient", o->recipients, "Recipient public keys admitted now")
+      ->expected(1, -1);
   cmd->add_option("--package", o->package, "Release id (default: the folder name)");
   cmd->add_option("--expires", o->expires, "Expiry of the initial grants (UTC date)");
   cmd->add_option("-o,--output", o->out, "Sealed folder to create")->required();

@@ -16,8 +16,8 @@ void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run) {
     std::string passphrase_file;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd =
-      app.add_subcommand("keygen", "Generate a signing (EC) or recipient (X25519, RSA) key pair (NAME.key, NAME.pub)");
+  auto* cmd = app.add_subcommand(
+      "keygen", "Generate a signing (EC) or recipient (X25519, RSA) key pair (NAME.key, NAME.pub)");
   cmd->footer(
       "Writes NAME.key (PKCS#8 PEM, mode 0600, AES-256 encrypted with --passphrase-file) and\n"
       "NAME.pub (SubjectPublicKeyInfo PEM). OMS allows P-256 (signs with SHA-256), P-384\n"
@@ -46,8 +46,8 @@ void RegisterKeygen(CLI::App& app, const GlobalOptions& global, Runner* run) {
         Status s = policy::WriteRecipientKeyPair(*rk, o->out, pass);
         if (!s.ok()) return ReportError(s.error());
         if (!global.quiet)
-          std::printf("wrote %s.key and %s.pub (%s, %s)\n", o->out.c_str(), o->out.c_str(), o->algo.c_str(),
-                      rk->Fingerprint().c_str());
+          std::printf("wrote %s.key and %s.pub (%s, %s)\n", o->out.c_str(), o->out.c_str(),
+                      o->algo.c_str(), rk->Fingerprint().c_str());
         return int(kExitOk);
       }
       auto key = signing::EcKey::Generate(*signing::CurveFromName(o->algo));

@@ -17,10 +17,13 @@ using ojson = nlohmann::ordered_json;
 
 int ExitForDecision(policy::Decision d) {
   switch (d) {
-    case policy::Decision::kAllow: return kExitOk;
-    case policy::Decision::kDeny: return kExitDenied;
+    case policy::Decision::kAllow:
+      return kExitOk;
+    case policy::Decision::kDeny:
+      return kExitDenied;
     case policy::Decision::kNeedsAcceptance:
-    case policy::Decision::kNeedsSeparateLicence: return kExitNeedsLicence;
+    case policy::Decision::kNeedsSeparateLicence:
+      return kExitNeedsLicence;
   }
   return kExitDenied;
 }
@@ -38,7 +41,8 @@ ojson EvaluationJson(const policy::Policy& p, const policy::Evaluation& ev) {
                             {"detail", r.detail}});
   j["duties"] = ojson::array();
   for (const auto& d : ev.duties)
-    j["duties"].push_back({{"obligation", d.obligation}, {"detail", d.detail}, {"clause", d.clause}});
+    j["duties"].push_back(
+        {{"obligation", d.obligation}, {"detail", d.detail}, {"clause", d.clause}});
   return j;
 }
 
@@ -48,14 +52,17 @@ void RegisterCheck(CLI::App& parent, const GlobalOptions& global, Runner* run) {
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = parent.add_subcommand("check", "Decide whether a use described by a context is allowed");
+  auto* cmd =
+      parent.add_subcommand("check", "Decide whether a use described by a context is allowed");
   cmd->footer(
       "Evaluates the policy of PKG (a package, or a policy YAML file) against CONTEXT.yaml\n"
       "(keys: organisation, kind, country, mau, commercial, operation, derivative_name,\n"
       "accepted, grant, end_user_only, use_categories). A key the policy needs but the\n"
       "context lacks is a deny naming the key.\n\n"
-      "Example:\n  weightgate policy check examples/policies/open-weights-llama3.1.yaml --context ctx.yaml --json\n\n"
-      "Exit codes: 0 allow, 6 deny, 7 needs acceptance or a separate licence, 2 usage or malformed input.");
+      "Example:\n  weightgate policy check examples/policies/open-weights-llama3.1.yaml --context "
+      "ctx.yaml --json\n\n"
+      "Exit codes: 0 allow, 6 deny, 7 needs acceptance or a separate licence, 2 usage or malformed "
+      "input.");
   cmd->add_option("target", o->target, "Package or policy YAML")->required();
   cmd->add_option("--context", o->context, "Context YAML")->required();
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
@@ -96,7 +103,8 @@ void RegisterShow(CLI::App& parent, const GlobalOptions& global, Runner* run) {
     *run = [o] {
       auto pol = LoadPolicyFrom(o->target);
       if (!pol.ok()) return ReportError(pol.error());
-      std::fputs((o->yaml ? policy::PolicyToYaml(*pol) : policy::ExplainPolicy(*pol)).c_str(), stdout);
+      std::fputs((o->yaml ? policy::PolicyToYaml(*pol) : policy::ExplainPolicy(*pol)).c_str(),
+                 stdout);
       return int(kExitOk);
     };
   });
@@ -108,14 +116,17 @@ void RegisterInit(CLI::App& parent, const GlobalOptions& global, Runner* run) {
     bool list = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = parent.add_subcommand("init", "Write a policy filled from the built-in licence catalogue");
-  cmd->add_option("--license,--licence", o->license, "Catalogue key, SPDX or Hugging Face id (e.g. llama3.1)");
+  auto* cmd =
+      parent.add_subcommand("init", "Write a policy filled from the built-in licence catalogue");
+  cmd->add_option("--license,--licence", o->license,
+                  "Catalogue key, SPDX or Hugging Face id (e.g. llama3.1)");
   cmd->add_option("--tier", o->tier, "Override the tier: open | open-weights | gated | closed");
   cmd->add_option("--model", o->model, "Model name recorded in the policy");
   cmd->add_option("-o,--output", o->out, "Output YAML (default: stdout)");
   cmd->add_flag("--list", o->list, "List the catalogue");
   cmd->footer(
-      "Example:\n  weightgate policy init --license llama3.1 --model Llama-3.1-8B -o policy.yaml\n\n"
+      "Example:\n  weightgate policy init --license llama3.1 --model Llama-3.1-8B -o "
+      "policy.yaml\n\n"
       "Exit codes: 0 ok, 2 usage error (unknown licence), 8 I/O error.");
   cmd->callback([run, o, &global] {
     *run = [o, &global] {
@@ -129,7 +140,11 @@ void RegisterInit(CLI::App& parent, const GlobalOptions& global, Runner* run) {
       if (!pol.ok()) return ReportError(pol.error());
       if (!o->tier.empty()) {
         auto t = policy::TierFromName(o->tier);
-        if (!t) return ReportError(Error::Usage("unknown tier").Field("--tier").Expected("open | open-weights | gated | closed").Found(o->tier));
+        if (!t)
+          return ReportError(Error::Usage("unknown tier")
+                                 .Field("--tier")
+                                 .Expected("open | open-weights | gated | closed")
+                                 .Found(o->tier));
         pol->tier = *t;
         if ((*t == policy::Tier::kGated || *t == policy::Tier::kClosed) && !pol->access) {
           pol->access = policy::Access{};
@@ -153,7 +168,8 @@ void RegisterInit(CLI::App& parent, const GlobalOptions& global, Runner* run) {
 }  // namespace
 
 void RegisterPolicy(CLI::App& app, const GlobalOptions& global, Runner* run) {
-  auto* cmd = app.add_subcommand("policy", "Release policies: check a use, explain, fill from a licence");
+  auto* cmd =
+      app.add_subcommand("policy", "Release policies: check a use, explain, fill from a licence");
   cmd->require_subcommand(1);
   RegisterCheck(*cmd, global, run);
   RegisterShow(*cmd, global, run);

@@ -32,7 +32,8 @@ std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
 }
 
 Digest PolicyDigest(const std::string& text) {
-  return HashBytes(HashAlgo::kSha256, Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  return HashBytes(HashAlgo::kSha256,
+                   Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 Key256 TestKey(uint8_t fill) {
@@ -52,7 +53,8 @@ std::vector<uint8_t> Encrypt(const std::vector<uint8_t>& plain, const Key256& ke
   return ReadAll(e);
 }
 
-Status Decrypt(const std::vector<uint8_t>& enc, const Key256& key, const TempDir& dir, std::vector<uint8_t>* out) {
+Status Decrypt(const std::vector<uint8_t>& enc, const Key256& key, const TempDir& dir,
+               std::vector<uint8_t>* out) {
   std::string e = dir / "in.wgenc", p = dir / "out.bin";
   fs::remove(e);
   fs::remove(p);
@@ -65,13 +67,15 @@ Status Decrypt(const std::vector<uint8_t>& enc, const Key256& key, const TempDir
 // Nothing but the inputs: no output file and no temporary leftovers.
 void ExpectNoPlaintext(const TempDir& dir) {
   for (const auto& entry : fs::directory_iterator(dir.path()))
-    EXPECT_EQ(entry.path().filename().string().rfind("out.bin", 0), std::string::npos) << entry.path();
+    EXPECT_EQ(entry.path().filename().string().rfind("out.bin", 0), std::string::npos)
+        << entry.path();
 }
 
 TEST(ChunkedAead, RoundTripsEverySizeAroundChunkBoundaries) {
   TempDir dir;
   const uint32_t chunk = 64;
-  for (size_t n : {size_t(0), size_t(1), size_t(63), size_t(64), size_t(65), size_t(3 * 64 + 5), size_t(1000)}) {
+  for (size_t n : {size_t(0), size_t(1), size_t(63), size_t(64), size_t(65), size_t(3 * 64 + 5),
+                   size_t(1000)}) {
     auto plain = RandomBytes(n, uint32_t(n));
     auto enc = Encrypt(plain, TestKey(1), chunk, dir);
     EXPECT_EQ(enc.size(), EncryptedSize(n, chunk));
@@ -135,7 +139,8 @@ TEST(ChunkedAead, EveryTamperIsRefusedAndLeavesNoPlaintext) {
   ExpectNoPlaintext(dir);
 
   auto reordered = enc;  // swap chunks 0 and 1
-  std::swap_ranges(reordered.begin() + kAeadHeaderSize, reordered.begin() + long(kAeadHeaderSize + stride),
+  std::swap_ranges(reordered.begin() + kAeadHeaderSize,
+                   reordered.begin() + long(kAeadHeaderSize + stride),
                    reordered.begin() + long(kAeadHeaderSize + stride));
   EXPECT_FALSE(Decrypt(reordered, TestKey(1), dir, &out).ok());
 
@@ -188,9 +193,9 @@ TEST(KeyWrap, X25519RsaAndEcRecipientsUnwrapOnlyWithTheirKeyAndPolicy) {
 }
 
 struct Keys {
-  signing::EcKey publisher = *signing::EcKey::Generate(signing::Curve::kP256);
-  RecipientKey alice = *RecipientKey::Generate("x25519");
-  RecipientKey bob = *RecipientKey::Generate("x25519");
+  signing::EcKey publisher = std::move(signing::EcKey::Generate(signing::Curve::kP256)).value();
+  RecipientKey alice = std::move(RecipientKey::Generate("x25519")).value();
+  RecipientKey bob = std::move(RecipientKey::Generate("x25519")).value();
 };
 
 TEST(Grant, OpensOnlyForItsRecipientPackagePolicyAndLifetime) {
@@ -206,7 +211,8 @@ TEST(Grant, OpensOnlyForItsRecipientPackagePolicyAndLifetime) {
   ASSERT_TRUE(key.ok()) << key.error().ToString();
   EXPECT_EQ(*key, content);
 
-  auto expired = OpenGrant(*parsed, k.alice, k.publisher, policy, "model:1", now + 86400, "alice.grant");
+  auto expired =
+      OpenGrant(*parsed, k.alice, k.publisher, policy, "model:1", now + 86400, "alice.grant");
   ASSERT_FALSE(expired.ok());
   EXPECT_EQ(expired.error().code(), ErrorCode::kUntrusted);
   EXPECT_NE(expired.error().message().find("expired"), std::string::npos);
@@ -215,7 +221,8 @@ TEST(Grant, OpensOnlyForItsRecipientPackagePolicyAndLifetime) {
   ASSERT_FALSE(wrong_id.ok());
   EXPECT_EQ(wrong_id.error().code(), ErrorCode::kMismatch);
 
-  auto swapped = OpenGrant(*parsed, k.alice, k.publisher, PolicyDigest("open policy"), "model:1", now, "g");
+  auto swapped =
+      OpenGrant(*parsed, k.alice, k.publisher, PolicyDigest("open policy"), "model:1", now, "g");
   ASSERT_FALSE(swapped.ok());
   EXPECT_EQ(swapped.error().field().value_or(""), "policy_digest");
 
@@ -228,7 +235,7 @@ TEST(Grant, OpensOnlyForItsRecipientPackagePolicyAndLifetime) {
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(e.error().code(), ErrorCode::kBadSignature);
 
-  auto other_publisher = *signing::EcKey::Generate(signing::Curve::kP256);
+  auto other_publisher = std::move(signing::EcKey::Generate(signing::Curve::kP256)).value();
   auto forged = OpenGrant(*parsed, k.alice, other_publisher, policy, "model:1", now, "g");
   ASSERT_FALSE(forged.ok());
   EXPECT_EQ(forged.error().code(), ErrorCode::kBadSignature);
@@ -249,8 +256,9 @@ class SealCli : public ::testing::Test {
     ASSERT_EQ(RunCli({"keygen", "--algo", "x25519", "-o", dir_ / "alice"}).exit_code, 0);
     ASSERT_EQ(RunCli({"keygen", "--algo", "x25519", "-o", dir_ / "bob"}).exit_code, 0);
     policy_ = SourcePath("examples/policies/closed-internal.yaml");
-    auto r = RunCli({"seal", model_, "--policy", policy_, "--publisher-key", dir_ / "publisher.key", "--recipient",
-                     dir_ / "alice.pub", "--package", "stories260K:1", "-o", sealed_});
+    auto r =
+        RunCli({"seal", model_, "--policy", policy_, "--publisher-key", dir_ / "publisher.key",
+                "--recipient", dir_ / "alice.pub", "--package", "stories260K:1", "-o", sealed_});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -261,36 +269,40 @@ class SealCli : public ::testing::Test {
 
 TEST_F(SealCli, RecipientUnsealsTheRealModelByteForByte) {
   EXPECT_FALSE(fs::exists(sealed_ + "/stories260K.bin"));  // only ciphertext in the release
-  auto r = RunCli({"unseal", sealed_, "--identity", dir_ / "alice.key", "--grant", sealed_ + "/grants/alice.grant",
-                   "-o", dir_ / "out"});
+  auto r = RunCli({"unseal", sealed_, "--identity", dir_ / "alice.key", "--grant",
+                   sealed_ + "/grants/alice.grant", "-o", dir_ / "out"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadAll(dir_ / "out/stories260K.bin"), ReadAll(TestData("models/stories260K/stories260K.bin")));
+  EXPECT_EQ(ReadAll(dir_ / "out/stories260K.bin"),
+            ReadAll(TestData("models/stories260K/stories260K.bin")));
   EXPECT_EQ(ReadAll(dir_ / "out/tok512.bin"), ReadAll(TestData("models/stories260K/tok512.bin")));
 }
 
 TEST_F(SealCli, LaterGrantAdmitsANewRecipientWithoutReencrypting) {
   auto before = ReadAll(sealed_ + "/stories260K.bin.wgenc");
-  auto r = RunCli({"grant", sealed_, "--publisher-key", dir_ / "publisher.key", "--recipient", dir_ / "bob.pub",
-                   "--expires", policy::FormatUtcTime(std::time(nullptr) + 86400), "-o", dir_ / "bob.grant"});
+  auto r = RunCli({"grant", sealed_, "--publisher-key", dir_ / "publisher.key", "--recipient",
+                   dir_ / "bob.pub", "--expires", policy::FormatUtcTime(std::time(nullptr) + 86400),
+                   "-o", dir_ / "bob.grant"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadAll(sealed_ + "/stories260K.bin.wgenc"), before);
-  r = RunCli({"unseal", sealed_, "--identity", dir_ / "bob.key", "--grant", dir_ / "bob.grant", "-o", dir_ / "out"});
+  r = RunCli({"unseal", sealed_, "--identity", dir_ / "bob.key", "--grant", dir_ / "bob.grant",
+              "-o", dir_ / "out"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The policy caps grants at P30D.
-  r = RunCli({"grant", sealed_, "--publisher-key", dir_ / "publisher.key", "--recipient", dir_ / "bob.pub",
-              "--expires", "2099-01-01", "-o", dir_ / "long.grant"});
+  r = RunCli({"grant", sealed_, "--publisher-key", dir_ / "publisher.key", "--recipient",
+              dir_ / "bob.pub", "--expires", "2099-01-01", "-o", dir_ / "long.grant"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("grant_max_lifetime"), std::string::npos) << r.err;
   // Only the publisher can issue grants.
   r = RunCli({"keygen", "--algo", "ecdsa-p256", "-o", dir_ / "mallory"});
-  r = RunCli({"grant", sealed_, "--publisher-key", dir_ / "mallory.key", "--recipient", dir_ / "bob.pub", "-o",
-              dir_ / "m.grant"});
+  r = RunCli({"grant", sealed_, "--publisher-key", dir_ / "mallory.key", "--recipient",
+              dir_ / "bob.pub", "-o", dir_ / "m.grant"});
   EXPECT_EQ(r.exit_code, 5) << r.err;
 }
 
 TEST_F(SealCli, RefusalsLeaveNoPlaintext) {
   auto unseal = [&](const std::string& identity, const std::string& grant) {
-    return RunCli({"unseal", sealed_, "--identity", identity, "--grant", grant, "-o", dir_ / "out"});
+    return RunCli(
+        {"unseal", sealed_, "--identity", identity, "--grant", grant, "-o", dir_ / "out"});
   };
   // Wrong key: bob holding alice's grant.
   auto r = unseal(dir_ / "bob.key", sealed_ + "/grants/alice.grant");
@@ -349,8 +361,8 @@ TEST_F(SealCli, ClosedReleaseIsUnreadableWithoutAGrant) {
   auto r = RunCli({"unseal", sealed_, "--identity", dir_ / "bob.key", "-o", dir_ / "out"});
   EXPECT_EQ(r.exit_code, 2);  // --grant is required
   EXPECT_FALSE(fs::exists(dir_ / "out"));
-  r = RunCli({"seal", model_, "--policy", SourcePath("examples/policies/open-apache-2.0.yaml"), "--publisher-key",
-              dir_ / "publisher.key", "-o", dir_ / "open-sealed"});
+  r = RunCli({"seal", model_, "--policy", SourcePath("examples/policies/open-apache-2.0.yaml"),
+              "--publisher-key", dir_ / "publisher.key", "-o", dir_ / "open-sealed"});
   EXPECT_EQ(r.exit_code, 2);  // open tiers are not encrypted
 }
 

@@ -1,5 +1,7 @@
 // Release policies: strict parsing, the licence catalogue, the evaluator's release
 // scenarios, and the `policy` verbs' exit codes and JSON.
+#include "weightgate/policy/policy.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -7,7 +9,6 @@
 #include "support/test_util.h"
 #include "weightgate/policy/catalogue.h"
 #include "weightgate/policy/evaluate.h"
-#include "weightgate/policy/policy.h"
 
 namespace wg::policy {
 namespace {
@@ -49,7 +50,7 @@ TEST(PolicyParse, EveryExampleParsesAndRoundTrips) {
 }
 
 struct BadCase {
-  const char* yaml;
+  std::string yaml;
   const char* field;
 };
 
@@ -57,26 +58,35 @@ TEST(PolicyParse, ErrorsNameFileAndField) {
   const std::string ok_head = "weightgate_policy: 1\ntier: open\nlicence: {id: MIT}\n";
   const BadCase cases[] = {
       {"tier: open\nlicence: {id: MIT}\noperations: {run: allow}\n", "weightgate_policy"},
-      {"weightgate_policy: 1\ntier: half-open\nlicence: {id: MIT}\noperations: {run: allow}\n", "tier"},
-      {"weightgate_policy: 1\ntier: open\nlicence: {id: MIT, acceptance: maybe}\noperations: {run: allow}\n",
+      {"weightgate_policy: 1\ntier: half-open\nlicence: {id: MIT}\noperations: {run: allow}\n",
+       "tier"},
+      {"weightgate_policy: 1\ntier: open\nlicence: {id: MIT, acceptance: maybe}\noperations: {run: "
+       "allow}\n",
        "licence.acceptance"},
-      {"weightgate_policy: 1\ntier: open\nlicence: {id: MIT, txt: x}\noperations: {run: allow}\n", "licence.txt"},
-      {"weightgate_policy: 1\ntier: open\nlicence: {id: \"My Licence\"}\noperations: {run: allow}\n", "licence.id"},
-      {(ok_head + "operations: {run: allow, teleport: allow}\n").c_str(), "operations.teleport"},
-      {(ok_head + "operations: {run: perhaps}\n").c_str(), "operations.run"},
-      {(ok_head + "restrictions:\n  - {id: mau-cap, max: lots}\noperations: {run: allow}\n").c_str(),
+      {"weightgate_policy: 1\ntier: open\nlicence: {id: MIT, txt: x}\noperations: {run: allow}\n",
+       "licence.txt"},
+      {"weightgate_policy: 1\ntier: open\nlicence: {id: \"My Licence\"}\noperations: {run: "
+       "allow}\n",
+       "licence.id"},
+      {(ok_head + "operations: {run: allow, teleport: allow}\n"), "operations.teleport"},
+      {(ok_head + "operations: {run: perhaps}\n"), "operations.run"},
+      {(ok_head + "restrictions:\n  - {id: mau-cap, max: lots}\noperations: {run: allow}\n"),
        "restrictions[0].max"},
-      {(ok_head + "restrictions:\n  - {id: mau-cap}\noperations: {run: allow}\n").c_str(), "restrictions[0].max"},
-      {(ok_head + "restrictions:\n  - {id: curfew}\noperations: {run: allow}\n").c_str(), "restrictions[0].id"},
-      {(ok_head + "obligations:\n  - {id: name-prefix, prefix: X, on: [fly]}\noperations: {run: allow}\n").c_str(),
+      {(ok_head + "restrictions:\n  - {id: mau-cap}\noperations: {run: allow}\n"),
+       "restrictions[0].max"},
+      {(ok_head + "restrictions:\n  - {id: curfew}\noperations: {run: allow}\n"),
+       "restrictions[0].id"},
+      {(ok_head +
+        "obligations:\n  - {id: name-prefix, prefix: X, on: [fly]}\noperations: {run: allow}\n"),
        "obligations[0].on[0]"},
-      {(ok_head + "operations: {fine-tune: {allow: true, requires: [name-prefix]}}\n").c_str(),
+      {(ok_head + "operations: {fine-tune: {allow: true, requires: [name-prefix]}}\n"),
        "operations.fine-tune.requires[0]"},
-      {"weightgate_policy: 1\ntier: closed\nlicence: {id: MIT}\noperations: {run: allow}\n", "access"},
+      {"weightgate_policy: 1\ntier: closed\nlicence: {id: MIT}\noperations: {run: allow}\n",
+       "access"},
       {"weightgate_policy: 1\ntier: closed\nlicence: {id: MIT}\noperations: {run: allow}\n"
        "access: {grant_max_lifetime: 90 days}\n",
        "access.grant_max_lifetime"},
-      {(ok_head + "operations: [run]\n").c_str(), "operations"},
+      {(ok_head + "operations: [run]\n"), "operations"},
   };
   for (const auto& c : cases) {
     std::string yaml = c.yaml;  // the temporaries above die at the end of the initializer
@@ -88,7 +98,9 @@ TEST(PolicyParse, ErrorsNameFileAndField) {
 }
 
 TEST(PolicyParse, FutureSchemaVersionIsUnsupported) {
-  auto p = ParsePolicy("weightgate_policy: 2\ntier: open\nlicence: {id: MIT}\noperations: {run: allow}\n", "v2.yaml");
+  auto p = ParsePolicy(
+      "weightgate_policy: 2\ntier: open\nlicence: {id: MIT}\noperations: {run: allow}\n",
+      "v2.yaml");
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code(), ErrorCode::kUnsupported);
 }
@@ -132,8 +144,8 @@ TEST(Catalogue, LlamaVersionsDifferWhereTheLicencesDo) {
   EXPECT_EQ(l3.FindObligation("name-prefix")->prefix, "Llama 3");
   EXPECT_EQ(l31.FindObligation("name-prefix")->prefix, "Llama");
   EXPECT_EQ(l31.FindObligation("attribution")->display, "Built with Llama");
-  EXPECT_FALSE(l3.operations.at("train-on-outputs").allow);   // §1.b.v
-  EXPECT_TRUE(l31.operations.at("train-on-outputs").allow);   // dropped in 3.1
+  EXPECT_FALSE(l3.operations.at("train-on-outputs").allow);  // §1.b.v
+  EXPECT_TRUE(l31.operations.at("train-on-outputs").allow);  // dropped in 3.1
   EXPECT_TRUE(l4.multimodal);
   for (const Policy* p : {&l2, &l3, &l31, &l4}) {
     ASSERT_FALSE(p->restrictions.empty());
@@ -146,11 +158,13 @@ TEST(Catalogue, LlamaVersionsDifferWhereTheLicencesDo) {
 
 TEST(Evaluate, ResearchOnlyRefusedToACommercialContext) {
   Policy p = Example("research-only-llama1.yaml");
-  auto ev = Evaluate(p, Ctx("kind: company\ncommercial: true\noperation: run\naccepted: true\ngrant: true\n"));
+  auto ev = Evaluate(
+      p, Ctx("kind: company\ncommercial: true\noperation: run\naccepted: true\ngrant: true\n"));
   EXPECT_EQ(ev.decision, Decision::kDeny);
   EXPECT_TRUE(HasReason(ev, "restriction field-of-use", "commercial use is not permitted"));
   EXPECT_TRUE(HasReason(ev, "restriction field-of-use", "kind 'company'"));
-  auto ok = Evaluate(p, Ctx("kind: research\ncommercial: false\noperation: run\naccepted: true\ngrant: true\n"));
+  auto ok = Evaluate(
+      p, Ctx("kind: research\ncommercial: false\noperation: run\naccepted: true\ngrant: true\n"));
   EXPECT_EQ(ok.decision, Decision::kAllow);
 }
 
@@ -167,10 +181,13 @@ TEST(Evaluate, OpenWeightsAllowedBelowTheCapAndNeedsSeparateLicenceAbove) {
 
 TEST(Evaluate, DerivativeWithoutRequiredPrefixRefused) {
   Policy p = Example("open-weights-llama3.1.yaml");
-  auto bad = Evaluate(p, Ctx("mau: 10\noperation: fine-tune\nderivative_name: SuperChat-8B\naccepted: true\n"));
+  auto bad = Evaluate(
+      p, Ctx("mau: 10\noperation: fine-tune\nderivative_name: SuperChat-8B\naccepted: true\n"));
   EXPECT_EQ(bad.decision, Decision::kDeny);
   EXPECT_TRUE(HasReason(bad, "obligation name-prefix", "must begin with \"Llama\""));
-  auto good = Evaluate(p, Ctx("mau: 10\noperation: fine-tune\nderivative_name: Llama-SuperChat-8B\naccepted: true\n"));
+  auto good = Evaluate(
+      p,
+      Ctx("mau: 10\noperation: fine-tune\nderivative_name: Llama-SuperChat-8B\naccepted: true\n"));
   EXPECT_EQ(good.decision, Decision::kAllow);
   ASSERT_EQ(good.duties.size(), 2u);  // name-prefix + the prohibited-use list
   EXPECT_EQ(good.duties[0].obligation, "name-prefix");
@@ -189,12 +206,15 @@ TEST(Evaluate, MissingContextKeysAreDeniedByName) {
 
 TEST(Evaluate, AcceptanceAndGrantsAndForbiddenOperations) {
   Policy p = Example("open-weights-llama3.1.yaml");
-  EXPECT_EQ(Evaluate(p, Ctx("mau: 1\noperation: run\naccepted: false\n")).decision, Decision::kNeedsAcceptance);
+  EXPECT_EQ(Evaluate(p, Ctx("mau: 1\noperation: run\naccepted: false\n")).decision,
+            Decision::kNeedsAcceptance);
   Policy closed = Example("closed-internal.yaml");
-  auto no_grant = Evaluate(closed, Ctx("commercial: false\noperation: run\naccepted: true\ngrant: false\n"));
+  auto no_grant =
+      Evaluate(closed, Ctx("commercial: false\noperation: run\naccepted: true\ngrant: false\n"));
   EXPECT_EQ(no_grant.decision, Decision::kDeny);
   EXPECT_TRUE(HasReason(no_grant, "tier closed", "grant"));
-  auto redistribute = Evaluate(closed, Ctx("commercial: false\noperation: redistribute\naccepted: true\ngrant: true\n"));
+  auto redistribute = Evaluate(
+      closed, Ctx("commercial: false\noperation: redistribute\naccepted: true\ngrant: true\n"));
   EXPECT_EQ(redistribute.decision, Decision::kDeny);
   EXPECT_TRUE(HasReason(redistribute, "operation redistribute", "forbids"));
   // Llama 3 forbids improving other LLMs with outputs (§1.b.v).
@@ -206,12 +226,18 @@ TEST(Evaluate, AcceptanceAndGrantsAndForbiddenOperations) {
 
 TEST(Evaluate, EuClauseOnlyForMultimodalModelsAndNotForEndUsers) {
   Policy l4 = *PolicyFromCatalogue("llama4");
-  EXPECT_EQ(Evaluate(l4, Ctx("mau: 1\ncountry: DE\noperation: run\naccepted: true\n")).decision, Decision::kDeny);
-  EXPECT_EQ(Evaluate(l4, Ctx("mau: 1\ncountry: DE\nend_user_only: true\noperation: run\naccepted: true\n")).decision,
+  EXPECT_EQ(Evaluate(l4, Ctx("mau: 1\ncountry: DE\noperation: run\naccepted: true\n")).decision,
+            Decision::kDeny);
+  EXPECT_EQ(
+      Evaluate(l4,
+               Ctx("mau: 1\ncountry: DE\nend_user_only: true\noperation: run\naccepted: true\n"))
+          .decision,
+      Decision::kAllow);
+  EXPECT_EQ(Evaluate(l4, Ctx("mau: 1\ncountry: US\noperation: run\naccepted: true\n")).decision,
             Decision::kAllow);
-  EXPECT_EQ(Evaluate(l4, Ctx("mau: 1\ncountry: US\noperation: run\naccepted: true\n")).decision, Decision::kAllow);
   Policy l32 = *PolicyFromCatalogue("llama3.2");  // text-only by default
-  EXPECT_EQ(Evaluate(l32, Ctx("mau: 1\ncountry: DE\noperation: run\naccepted: true\n")).decision, Decision::kAllow);
+  EXPECT_EQ(Evaluate(l32, Ctx("mau: 1\ncountry: DE\noperation: run\naccepted: true\n")).decision,
+            Decision::kAllow);
 }
 
 // --- the CLI ---
@@ -221,7 +247,8 @@ TEST(PolicyCli, CheckExitCodesAndJson) {
   std::string pol = SourcePath("examples/policies/open-weights-llama3.1.yaml");
   WriteText(dir / "small.yaml", "mau: 5\noperation: run\naccepted: true\n");
   WriteText(dir / "big.yaml", "mau: 800000000\noperation: run\naccepted: true\n");
-  WriteText(dir / "bad-name.yaml", "mau: 5\noperation: merge\nderivative_name: Mix-7B\naccepted: true\n");
+  WriteText(dir / "bad-name.yaml",
+            "mau: 5\noperation: merge\nderivative_name: Mix-7B\naccepted: true\n");
   WriteText(dir / "typo.yaml", "mau: 5\noperatoin: run\n");
   auto r = RunCli({"policy", "check", pol, "--context", dir / "small.yaml", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -238,14 +265,15 @@ TEST(PolicyCli, CheckExitCodesAndJson) {
   r = RunCli({"policy", "check", pol, "--context", dir / "typo.yaml"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("operatoin"), std::string::npos) << r.err;
-  r = RunCli({"policy", "check", SourcePath("examples/policies/research-only-llama1.yaml"), "--context",
-              SourcePath("examples/policies/contexts/commercial-startup.yaml")});
+  r = RunCli({"policy", "check", SourcePath("examples/policies/research-only-llama1.yaml"),
+              "--context", SourcePath("examples/policies/contexts/commercial-startup.yaml")});
   EXPECT_EQ(r.exit_code, 6) << r.out;
 }
 
 TEST(PolicyCli, InitFromCatalogueAndShow) {
   TempDir dir;
-  auto r = RunCli({"policy", "init", "--license", "llama3.1", "--model", "Llama-3.1-8B", "-o", dir / "p.yaml"});
+  auto r = RunCli(
+      {"policy", "init", "--license", "llama3.1", "--model", "Llama-3.1-8B", "-o", dir / "p.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto p = ReadPolicyFile(dir / "p.yaml");
   ASSERT_TRUE(p.ok()) << p.error().ToString();

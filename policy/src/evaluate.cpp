@@ -107,11 +107,13 @@ class Evaluator {
       for (const auto& x : o.files) f += (f.empty() ? "" : ", ") + x;
       return "ship " + f + " with every copy";
     }
-    if (o.id == "notice") return "include the notice \"" + o.text + "\"" + (o.file.empty() ? "" : " in " + o.file);
+    if (o.id == "notice")
+      return "include the notice \"" + o.text + "\"" + (o.file.empty() ? "" : " in " + o.file);
     if (o.id == "attribution") return "display \"" + o.display + "\"";
     if (o.id == "name-prefix") return "begin the derivative's name with \"" + o.prefix + "\"";
     if (o.id == "mark-changes") return "mark modified files as changed";
-    if (o.id == "keep-restrictions") return "pass the use restrictions on to recipients of derivatives";
+    if (o.id == "keep-restrictions")
+      return "pass the use restrictions on to recipients of derivatives";
     return o.id;
   }
 
@@ -134,7 +136,8 @@ class Evaluator {
         Decision d = x.on_exceed == "deny" ? Decision::kDeny : Decision::kNeedsSeparateLicence;
         Add(d, rule, clause,
             std::to_string(*c_.mau) + " monthly active users exceeds the cap of " +
-                std::to_string(x.max) + (d == Decision::kDeny ? "" : ": a separate licence from the licensor is needed"));
+                std::to_string(x.max) +
+                (d == Decision::kDeny ? "" : ": a separate licence from the licensor is needed"));
       }
     } else if (x.id == "field-of-use") {
       if (x.commercial && !*x.commercial) {
@@ -146,18 +149,21 @@ class Evaluator {
         if (std::find(x.kinds.begin(), x.kinds.end(), *c_.kind) == x.kinds.end()) {
           std::string k;
           for (const auto& s : x.kinds) k += (k.empty() ? "" : ", ") + s;
-          Add(Decision::kDeny, rule, clause, "kind '" + *c_.kind + "' is not among the permitted users (" + k + ")");
+          Add(Decision::kDeny, rule, clause,
+              "kind '" + *c_.kind + "' is not among the permitted users (" + k + ")");
         }
       }
     } else if (x.id == "region") {
       if (x.when_multimodal && !p_.multimodal) return;
-      bool exempt_end_user = std::find(x.exempt.begin(), x.exempt.end(), "end-user") != x.exempt.end();
+      bool exempt_end_user =
+          std::find(x.exempt.begin(), x.exempt.end(), "end-user") != x.exempt.end();
       if (exempt_end_user && c_.end_user_only.value_or(false)) return;
       if (!c_.country) return Missing("country", rule, clause);
       for (const auto& region : x.deny_regions)
         if (RegionMatches(region, *c_.country)) {
           Add(Decision::kDeny, rule, clause,
-              "rights are not granted in " + Upper(*c_.country) + (Upper(region) == "EU" ? " (EU)" : ""));
+              "rights are not granted in " + Upper(*c_.country) +
+                  (Upper(region) == "EU" ? " (EU)" : ""));
           return;
         }
     } else if (x.id == "prohibited-uses") {
@@ -168,9 +174,9 @@ class Evaluator {
             return;
           }
       }
-      ev_.duties.push_back({"prohibited-uses",
-                            "comply with the prohibited-use list" + (x.list.empty() ? "" : " " + x.list),
-                            clause});
+      ev_.duties.push_back(
+          {"prohibited-uses",
+           "comply with the prohibited-use list" + (x.list.empty() ? "" : " " + x.list), clause});
     }
   }
 
@@ -196,10 +202,14 @@ class Evaluator {
 
 std::string_view DecisionName(Decision d) {
   switch (d) {
-    case Decision::kAllow: return "allow";
-    case Decision::kNeedsAcceptance: return "needs-acceptance";
-    case Decision::kNeedsSeparateLicence: return "needs-separate-licence";
-    case Decision::kDeny: return "deny";
+    case Decision::kAllow:
+      return "allow";
+    case Decision::kNeedsAcceptance:
+      return "needs-acceptance";
+    case Decision::kNeedsSeparateLicence:
+      return "needs-separate-licence";
+    case Decision::kDeny:
+      return "deny";
   }
   return "?";
 }
@@ -211,25 +221,27 @@ Evaluation Evaluate(const Policy& policy, const Context& context) {
 Result<Context> ParseContext(const std::string& yaml, const std::string& source) {
   WG_ASSIGN_OR_RETURN(YAML::Node root, internal::LoadYaml(yaml, source));
   YamlReader r(source);
-  WG_TRY(r.CheckMap(root, "", {"organisation", "kind", "country", "mau", "commercial", "operation",
-                               "derivative_name", "accepted", "grant", "end_user_only",
-                               "use_categories"}));
+  WG_TRY(r.CheckMap(root, "",
+                    {"organisation", "kind", "country", "mau", "commercial", "operation",
+                     "derivative_name", "accepted", "grant", "end_user_only", "use_categories"}));
   Context c;
   WG_ASSIGN_OR_RETURN(c.organisation, r.OptString(root, "organisation", ""));
   WG_ASSIGN_OR_RETURN(c.kind, r.OptString(root, "kind", ""));
   if (c.kind && *c.kind != "company" && *c.kind != "individual" && *c.kind != "research")
     return r.Fail("kind", "unknown kind", "company | individual | research", root["kind"]);
   WG_ASSIGN_OR_RETURN(c.country, r.OptString(root, "country", ""));
-  if (c.country && (c.country->size() != 2 || !std::isalpha(static_cast<unsigned char>((*c.country)[0])) ||
-                    !std::isalpha(static_cast<unsigned char>((*c.country)[1]))))
+  if (c.country &&
+      (c.country->size() != 2 || !std::isalpha(static_cast<unsigned char>((*c.country)[0])) ||
+       !std::isalpha(static_cast<unsigned char>((*c.country)[1]))))
     return r.Fail("country", "must be an ISO 3166-1 alpha-2 code", "e.g. US, FR", root["country"]);
   WG_ASSIGN_OR_RETURN(c.mau, r.OptUint(root, "mau", ""));
   WG_ASSIGN_OR_RETURN(c.commercial, r.OptBool(root, "commercial", ""));
   WG_ASSIGN_OR_RETURN(c.operation, r.OptString(root, "operation", ""));
   if (c.operation && !IsOperation(*c.operation))
-    return r.Fail("operation", "unknown operation",
-                  "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
-                  root["operation"]);
+    return r.Fail(
+        "operation", "unknown operation",
+        "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
+        root["operation"]);
   WG_ASSIGN_OR_RETURN(c.derivative_name, r.OptString(root, "derivative_name", ""));
   // accepted: true/false, or the path of an acceptance receipt.
   YAML::Node acc = root["accepted"];

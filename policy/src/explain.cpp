@@ -8,15 +8,22 @@ namespace {
 
 std::string TierWords(Tier t) {
   switch (t) {
-    case Tier::kOpen: return "open: weights under an open licence, anyone may use them";
-    case Tier::kOpenWeights: return "open weights: anyone may download them, under a licence with restrictions";
-    case Tier::kGated: return "gated: weights are encrypted; a publisher-signed grant (or an accepted licence, with automatic approval) opens them";
-    case Tier::kClosed: return "closed: weights are encrypted; only named recipients holding a grant can read them";
+    case Tier::kOpen:
+      return "open: weights under an open licence, anyone may use them";
+    case Tier::kOpenWeights:
+      return "open weights: anyone may download them, under a licence with restrictions";
+    case Tier::kGated:
+      return "gated: weights are encrypted; a publisher-signed grant (or an accepted licence, with "
+             "automatic approval) opens them";
+    case Tier::kClosed:
+      return "closed: weights are encrypted; only named recipients holding a grant can read them";
   }
   return "";
 }
 
-std::string Cite(const std::string& clause) { return clause.empty() ? "" : " [" + clause + "]"; }
+std::string Cite(const std::string& clause) {
+  return clause.empty() ? "" : " [" + clause + "]";
+}
 
 std::string List(const std::vector<std::string>& v) {
   std::string s;
@@ -30,17 +37,26 @@ std::string ExplainPolicy(const Policy& p) {
   std::ostringstream o;
   if (!p.model.empty()) o << "Model: " << p.model << (p.multimodal ? " (multimodal)" : "") << "\n";
   o << "Tier: " << TierWords(p.tier) << "\n";
-  o << "Licence: " << (p.licence.name.empty() ? p.licence.id : p.licence.name + " (" + p.licence.id + ")");
-  if (!p.licence.catalogue.empty()) o << ", clauses from the built-in catalogue entry '" << p.licence.catalogue << "'";
+  o << "Licence: "
+    << (p.licence.name.empty() ? p.licence.id : p.licence.name + " (" + p.licence.id + ")");
+  if (!p.licence.catalogue.empty())
+    o << ", clauses from the built-in catalogue entry '" << p.licence.catalogue << "'";
   o << "\n";
   if (p.licence.text)
-    o << "  Licence text: " << (p.licence.text->file.empty() ? p.licence.text->url : p.licence.text->file)
-      << (p.licence.text->sha256.empty() ? "" : " (sha256 " + p.licence.text->sha256.substr(0, 16) + "...)") << "\n";
+    o << "  Licence text: "
+      << (p.licence.text->file.empty() ? p.licence.text->url : p.licence.text->file)
+      << (p.licence.text->sha256.empty()
+              ? ""
+              : " (sha256 " + p.licence.text->sha256.substr(0, 16) + "...)")
+      << "\n";
   if (p.licence.use_policy)
     o << "  Acceptable-use policy: "
-      << (p.licence.use_policy->file.empty() ? p.licence.use_policy->url : p.licence.use_policy->file) << "\n";
-  o << "  " << (p.licence.acceptance_required ? "You must accept the licence before using the weights."
-                                              : "No explicit acceptance is required.")
+      << (p.licence.use_policy->file.empty() ? p.licence.use_policy->url
+                                             : p.licence.use_policy->file)
+      << "\n";
+  o << "  "
+    << (p.licence.acceptance_required ? "You must accept the licence before using the weights."
+                                      : "No explicit acceptance is required.")
     << "\n";
 
   o << "\nWhat you may do:\n";
@@ -63,7 +79,8 @@ std::string ExplainPolicy(const Policy& p) {
     if (x.id == "mau-cap")
       o << "If you (with affiliates) have more than " << x.max << " monthly active users"
         << (x.basis.empty() ? "" : " (" + x.basis + ")") << ", "
-        << (x.on_exceed == "deny" ? "you may not use the weights" : "you need a separate licence from the licensor");
+        << (x.on_exceed == "deny" ? "you may not use the weights"
+                                  : "you need a separate licence from the licensor");
     else if (x.id == "field-of-use") {
       if (x.commercial && !*x.commercial) o << "No commercial use. ";
       if (!x.kinds.empty()) o << "Only for: " << List(x.kinds) << ". ";
@@ -81,19 +98,26 @@ std::string ExplainPolicy(const Policy& p) {
   if (!p.obligations.empty()) o << "\nYour obligations:\n";
   for (const auto& ob : p.obligations) {
     o << "  - " << ob.id << ": ";
-    if (ob.id == "ship-licence") o << "ship " << List(ob.files) << " with every copy";
-    else if (ob.id == "notice") o << "include the notice \"" << ob.text << "\"" << (ob.file.empty() ? "" : " in " + ob.file);
-    else if (ob.id == "attribution") o << "display \"" << ob.display << "\" on a related website, user interface or documentation";
+    if (ob.id == "ship-licence")
+      o << "ship " << List(ob.files) << " with every copy";
+    else if (ob.id == "notice")
+      o << "include the notice \"" << ob.text << "\"" << (ob.file.empty() ? "" : " in " + ob.file);
+    else if (ob.id == "attribution")
+      o << "display \"" << ob.display << "\" on a related website, user interface or documentation";
     else if (ob.id == "name-prefix")
-      o << "a model made by " << List(ob.on) << " must have a name beginning with \"" << ob.prefix << "\"";
-    else if (ob.id == "mark-changes") o << "modified files must say that they were changed";
-    else if (ob.id == "keep-restrictions") o << "derivatives must carry at least the same use restrictions";
+      o << "a model made by " << List(ob.on) << " must have a name beginning with \"" << ob.prefix
+        << "\"";
+    else if (ob.id == "mark-changes")
+      o << "modified files must say that they were changed";
+    else if (ob.id == "keep-restrictions")
+      o << "derivatives must carry at least the same use restrictions";
     o << Cite(ob.clause) << "\n";
   }
 
   if (p.access) {
     o << "\nAccess: approval is " << p.access->approval;
-    if (p.access->grant_max_lifetime_days) o << "; grants last at most " << *p.access->grant_max_lifetime_days << " days";
+    if (p.access->grant_max_lifetime_days)
+      o << "; grants last at most " << *p.access->grant_max_lifetime_days << " days";
     o << "\n";
     for (const auto& r : p.access->recipients)
       o << "  recipient " << r.name << (r.key.empty() ? "" : " (" + r.key + ")")

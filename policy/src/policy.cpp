@@ -14,7 +14,9 @@ namespace {
 using internal::Join;
 using internal::YamlReader;
 
-std::string Index(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
 
 bool IsHex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -31,7 +33,8 @@ Result<FileRef> ParseFileRef(const YamlReader& r, const YAML::Node& n, const std
   f.url = url.value_or("");
   f.sha256 = sha.value_or("");
   if (!f.sha256.empty() && !IsHex64(f.sha256))
-    return r.Fail(Join(path, "sha256"), "must be 64 lower-case hex digits", "sha256 hex", n["sha256"]);
+    return r.Fail(Join(path, "sha256"), "must be 64 lower-case hex digits", "sha256 hex",
+                  n["sha256"]);
   return f;
 }
 
@@ -40,7 +43,8 @@ Result<Licence> ParseLicence(const YamlReader& r, const YAML::Node& n) {
   WG_TRY(r.CheckMap(n, path, {"id", "catalogue", "name", "text", "use_policy", "acceptance"}));
   Licence l;
   WG_ASSIGN_OR_RETURN(auto id, r.OptString(n, "id", path));
-  if (!id || id->empty()) return r.Fail(Join(path, "id"), "missing", "an SPDX id or LicenseRef-...", n["id"]);
+  if (!id || id->empty())
+    return r.Fail(Join(path, "id"), "missing", "an SPDX id or LicenseRef-...", n["id"]);
   if (id->find_first_of(" \t\n") != std::string::npos)
     return r.Fail(Join(path, "id"), "must be an SPDX id or LicenseRef-... without spaces",
                   "e.g. Apache-2.0, LicenseRef-Llama-3.1-Community", n["id"]);
@@ -57,14 +61,16 @@ Result<Licence> ParseLicence(const YamlReader& r, const YAML::Node& n) {
   }
   WG_ASSIGN_OR_RETURN(auto acc, r.OptString(n, "acceptance", path));
   if (acc) {
-    if (*acc == "required") l.acceptance_required = true;
+    if (*acc == "required")
+      l.acceptance_required = true;
     else if (*acc != "none")
       return r.Fail(Join(path, "acceptance"), "unknown value", "none | required", n["acceptance"]);
   }
   return l;
 }
 
-Result<Obligation> ParseObligation(const YamlReader& r, const YAML::Node& n, const std::string& path) {
+Result<Obligation> ParseObligation(const YamlReader& r, const YAML::Node& n,
+                                   const std::string& path) {
   if (!n.IsMap()) return r.Fail(path, "must be a mapping", "{id: ...}", n);
   WG_ASSIGN_OR_RETURN(auto id, r.OptString(n, "id", path));
   if (!id) return r.Fail(Join(path, "id"), "missing", "an obligation id", n);
@@ -81,9 +87,10 @@ Result<Obligation> ParseObligation(const YamlReader& r, const YAML::Node& n, con
   } else if (o.id == "mark-changes" || o.id == "keep-restrictions") {
     WG_TRY(r.CheckMap(n, path, {"id", "text", "clause"}));
   } else {
-    return r.Fail(Join(path, "id"), "unknown obligation",
-                  "ship-licence | notice | attribution | name-prefix | mark-changes | keep-restrictions",
-                  n["id"]);
+    return r.Fail(
+        Join(path, "id"), "unknown obligation",
+        "ship-licence | notice | attribution | name-prefix | mark-changes | keep-restrictions",
+        n["id"]);
   }
   WG_ASSIGN_OR_RETURN(o.files, r.OptStrings(n, "files", path));
   WG_ASSIGN_OR_RETURN(auto file, r.OptString(n, "file", path));
@@ -105,13 +112,15 @@ Result<Obligation> ParseObligation(const YamlReader& r, const YAML::Node& n, con
     return r.Fail(Join(path, "files"), "missing", "the files to ship", n);
   for (size_t i = 0; i < o.on.size(); ++i)
     if (!IsOperation(o.on[i]))
-      return r.Fail(Index(Join(path, "on"), i), "unknown operation",
-                    "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
-                    n["on"][i]);
+      return r.Fail(
+          Index(Join(path, "on"), i), "unknown operation",
+          "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
+          n["on"][i]);
   return o;
 }
 
-Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n, const std::string& path) {
+Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n,
+                                     const std::string& path) {
   if (!n.IsMap()) return r.Fail(path, "must be a mapping", "{id: ...}", n);
   WG_ASSIGN_OR_RETURN(auto id, r.OptString(n, "id", path));
   if (!id) return r.Fail(Join(path, "id"), "missing", "a restriction id", n);
@@ -127,7 +136,8 @@ Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n, c
     WG_ASSIGN_OR_RETURN(auto ex, r.OptString(n, "on_exceed", path));
     if (ex) {
       if (*ex != "needs-separate-licence" && *ex != "deny")
-        return r.Fail(Join(path, "on_exceed"), "unknown value", "needs-separate-licence | deny", n["on_exceed"]);
+        return r.Fail(Join(path, "on_exceed"), "unknown value", "needs-separate-licence | deny",
+                      n["on_exceed"]);
       x.on_exceed = *ex;
     }
   } else if (x.id == "field-of-use") {
@@ -137,8 +147,8 @@ Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n, c
     WG_ASSIGN_OR_RETURN(x.purposes, r.OptStrings(n, "purposes", path));
     for (size_t i = 0; i < x.kinds.size(); ++i)
       if (x.kinds[i] != "company" && x.kinds[i] != "individual" && x.kinds[i] != "research")
-        return r.Fail(Index(Join(path, "kinds"), i), "unknown kind", "company | individual | research",
-                      n["kinds"][i]);
+        return r.Fail(Index(Join(path, "kinds"), i), "unknown kind",
+                      "company | individual | research", n["kinds"][i]);
   } else if (x.id == "region") {
     WG_TRY(r.CheckMap(n, path, {"id", "deny", "when", "exempt", "clause"}));
     WG_ASSIGN_OR_RETURN(x.deny_regions, r.OptStrings(n, "deny", path));
@@ -151,7 +161,8 @@ Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n, c
     WG_ASSIGN_OR_RETURN(x.exempt, r.OptStrings(n, "exempt", path));
     for (size_t i = 0; i < x.exempt.size(); ++i)
       if (x.exempt[i] != "end-user")
-        return r.Fail(Index(Join(path, "exempt"), i), "unknown exemption", "end-user", n["exempt"][i]);
+        return r.Fail(Index(Join(path, "exempt"), i), "unknown exemption", "end-user",
+                      n["exempt"][i]);
   } else if (x.id == "prohibited-uses") {
     WG_TRY(r.CheckMap(n, path, {"id", "list", "categories", "clause"}));
     WG_ASSIGN_OR_RETURN(auto list, r.OptString(n, "list", path));
@@ -166,12 +177,16 @@ Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n, c
   return x;
 }
 
-Result<OperationRule> ParseOperation(const YamlReader& r, const YAML::Node& n, const std::string& path) {
+Result<OperationRule> ParseOperation(const YamlReader& r, const YAML::Node& n,
+                                     const std::string& path) {
   OperationRule op;
   if (n.IsScalar()) {
-    if (n.Scalar() == "allow") op.allow = true;
-    else if (n.Scalar() == "deny") op.allow = false;
-    else return r.Fail(path, "unknown value", "allow | deny | {allow: ..., requires: [...]}", n);
+    if (n.Scalar() == "allow")
+      op.allow = true;
+    else if (n.Scalar() == "deny")
+      op.allow = false;
+    else
+      return r.Fail(path, "unknown value", "allow | deny | {allow: ..., requires: [...]}", n);
     return op;
   }
   WG_TRY(r.CheckMap(n, path, {"allow", "inherit", "requires", "clause"}));
@@ -191,7 +206,8 @@ Result<uint64_t> ParseDays(const YamlReader& r, const YAML::Node& n, const std::
   WG_ASSIGN_OR_RETURN(std::string s, r.String(n, path));
   if (s.size() >= 3 && s[0] == 'P' && (s.back() == 'D' || s.back() == 'W')) {
     std::string num = s.substr(1, s.size() - 2);
-    if (!num.empty() && num.size() <= 6 && num.find_first_not_of("0123456789") == std::string::npos) {
+    if (!num.empty() && num.size() <= 6 &&
+        num.find_first_not_of("0123456789") == std::string::npos) {
       uint64_t v = std::stoull(num);
       if (v > 0) return s.back() == 'W' ? v * 7 : v;
     }
@@ -238,10 +254,14 @@ Result<Access> ParseAccess(const YamlReader& r, const YAML::Node& n) {
 
 std::string_view TierName(Tier t) {
   switch (t) {
-    case Tier::kOpen: return "open";
-    case Tier::kOpenWeights: return "open-weights";
-    case Tier::kGated: return "gated";
-    case Tier::kClosed: return "closed";
+    case Tier::kOpen:
+      return "open";
+    case Tier::kOpenWeights:
+      return "open-weights";
+    case Tier::kGated:
+      return "gated";
+    case Tier::kClosed:
+      return "closed";
   }
   return "?";
 }
@@ -268,19 +288,25 @@ const Obligation* Policy::FindObligation(std::string_view id) const {
 Result<Policy> ParsePolicy(const std::string& yaml, const std::string& source) {
   WG_ASSIGN_OR_RETURN(YAML::Node root, internal::LoadYaml(yaml, source));
   YamlReader r(source);
-  WG_TRY(r.CheckMap(root, "", {"weightgate_policy", "tier", "model", "multimodal", "licence",
-                               "obligations", "restrictions", "operations", "access"}));
+  WG_TRY(r.CheckMap(root, "",
+                    {"weightgate_policy", "tier", "model", "multimodal", "licence", "obligations",
+                     "restrictions", "operations", "access"}));
   Policy p;
   WG_ASSIGN_OR_RETURN(auto version, r.OptUint(root, "weightgate_policy", ""));
-  if (!version) return r.Fail("weightgate_policy", "missing schema version", "weightgate_policy: 1", root);
+  if (!version)
+    return r.Fail("weightgate_policy", "missing schema version", "weightgate_policy: 1", root);
   if (*version != kSchemaVersion)
     return Error::Unsupported("unsupported policy schema version")
-        .File(source).Field("weightgate_policy").Expected("1").Found(std::to_string(*version));
+        .File(source)
+        .Field("weightgate_policy")
+        .Expected("1")
+        .Found(std::to_string(*version));
   p.version = int(*version);
   WG_ASSIGN_OR_RETURN(auto tier, r.OptString(root, "tier", ""));
   if (!tier) return r.Fail("tier", "missing", "open | open-weights | gated | closed", root);
   auto t = TierFromName(*tier);
-  if (!t) return r.Fail("tier", "unknown tier", "open | open-weights | gated | closed", root["tier"]);
+  if (!t)
+    return r.Fail("tier", "unknown tier", "open | open-weights | gated | closed", root["tier"]);
   p.tier = *t;
   WG_ASSIGN_OR_RETURN(auto model, r.OptString(root, "model", ""));
   p.model = model.value_or("");
@@ -313,9 +339,10 @@ Result<Policy> ParsePolicy(const std::string& yaml, const std::string& source) {
     std::string name = kv.first.Scalar();
     std::string path = Join("operations", name);
     if (!IsOperation(name))
-      return r.Fail(path, "unknown operation",
-                    "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
-                    kv.first);
+      return r.Fail(
+          path, "unknown operation",
+          "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
+          kv.first);
     WG_ASSIGN_OR_RETURN(auto op, ParseOperation(r, kv.second, path));
     p.operations[name] = std::move(op);
   }
@@ -328,23 +355,32 @@ Result<Policy> ParsePolicy(const std::string& yaml, const std::string& source) {
 
 Status ValidatePolicy(const Policy& p, const std::string& source) {
   if ((p.tier == Tier::kGated || p.tier == Tier::kClosed) && !p.access)
-    return Error::Malformed("a " + std::string(TierName(p.tier)) + " policy needs an access section")
-        .File(source).Field("access").Expected("access: {approval: manual, grant_max_lifetime: P90D}");
+    return Error::Malformed("a " + std::string(TierName(p.tier)) +
+                            " policy needs an access section")
+        .File(source)
+        .Field("access")
+        .Expected("access: {approval: manual, grant_max_lifetime: P90D}");
   if ((p.tier == Tier::kOpen || p.tier == Tier::kOpenWeights) && p.access &&
       !p.access->recipients.empty())
     return Error::Malformed("recipients only make sense for gated or closed tiers")
-        .File(source).Field("access.recipients").Expected("tier gated or closed");
+        .File(source)
+        .Field("access.recipients")
+        .Expected("tier gated or closed");
   for (const auto& [name, op] : p.operations)
     for (size_t i = 0; i < op.requires_.size(); ++i)
       if (!p.FindObligation(op.requires_[i]))
         return Error::Malformed("requires an obligation the policy does not define")
-            .File(source).Field("operations." + name + ".requires[" + std::to_string(i) + "]")
-            .Expected("an id from obligations").Found(op.requires_[i]);
+            .File(source)
+            .Field("operations." + name + ".requires[" + std::to_string(i) + "]")
+            .Expected("an id from obligations")
+            .Found(op.requires_[i]);
   for (size_t i = 0; i < p.restrictions.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (p.restrictions[i].id == p.restrictions[j].id && p.restrictions[i].id != "region")
         return Error::Malformed("restriction given twice")
-            .File(source).Field("restrictions[" + std::to_string(i) + "].id").Found(p.restrictions[i].id);
+            .File(source)
+            .Field("restrictions[" + std::to_string(i) + "].id")
+            .Found(p.restrictions[i].id);
   return Ok();
 }
 
@@ -385,11 +421,19 @@ std::string PolicyToYaml(const Policy& p) {
   if (p.multimodal) e << YAML::Key << "multimodal" << YAML::Value << true;
   e << YAML::Key << "licence" << YAML::Value << YAML::BeginMap;
   e << YAML::Key << "id" << YAML::Value << p.licence.id;
-  if (!p.licence.catalogue.empty()) e << YAML::Key << "catalogue" << YAML::Value << p.licence.catalogue;
+  if (!p.licence.catalogue.empty())
+    e << YAML::Key << "catalogue" << YAML::Value << p.licence.catalogue;
   if (!p.licence.name.empty()) e << YAML::Key << "name" << YAML::Value << p.licence.name;
-  if (p.licence.text) { e << YAML::Key << "text" << YAML::Value; EmitFileRef(e, *p.licence.text); }
-  if (p.licence.use_policy) { e << YAML::Key << "use_policy" << YAML::Value; EmitFileRef(e, *p.licence.use_policy); }
-  e << YAML::Key << "acceptance" << YAML::Value << (p.licence.acceptance_required ? "required" : "none");
+  if (p.licence.text) {
+    e << YAML::Key << "text" << YAML::Value;
+    EmitFileRef(e, *p.licence.text);
+  }
+  if (p.licence.use_policy) {
+    e << YAML::Key << "use_policy" << YAML::Value;
+    EmitFileRef(e, *p.licence.use_policy);
+  }
+  e << YAML::Key << "acceptance" << YAML::Value
+    << (p.licence.acceptance_required ? "required" : "none");
   e << YAML::EndMap;
   if (!p.obligations.empty()) {
     e << YAML::Key << "obligations" << YAML::Value << YAML::BeginSeq;

@@ -10,8 +10,8 @@ Result<YAML::Node> LoadYaml(const std::string& text, const std::string& source) 
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return Error::Malformed("not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) +
-                            ")")
+    return Error::Malformed("not valid YAML: " + e.msg + " (line " +
+                            std::to_string(e.mark.line + 1) + ")")
         .File(source);
   }
 }
@@ -29,7 +29,8 @@ Error YamlReader::Fail(const std::string& field, const std::string& message,
 
 Status YamlReader::CheckMap(const YAML::Node& node, const std::string& path,
                             std::initializer_list<const char*> known) const {
-  if (!node.IsMap()) return Fail(path.empty() ? "(document)" : path, "must be a mapping", "a mapping", node);
+  if (!node.IsMap())
+    return Fail(path.empty() ? "(document)" : path, "must be a mapping", "a mapping", node);
   std::set<std::string> ok(known.begin(), known.end());
   for (const auto& kv : node) {
     std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";

@@ -16,7 +16,9 @@ json Unsigned(const Grant& g) {
   j["package"] = g.package;
   j["policy_digest"] = g.policy_digest;
   j["recipient"] = g.key.recipient;
-  j["key"] = {{"algo", g.key.algo}, {"ephemeral", Base64(g.key.ephemeral)}, {"wrapped", Base64(g.key.wrapped)}};
+  j["key"] = {{"algo", g.key.algo},
+              {"ephemeral", Base64(g.key.ephemeral)},
+              {"wrapped", Base64(g.key.wrapped)}};
   j["issued"] = FormatUtcTime(g.issued);
   if (g.expires) j["expires"] = FormatUtcTime(*g.expires);
   j["publisher"] = g.publisher_pem;
@@ -25,17 +27,25 @@ json Unsigned(const Grant& g) {
 
 }  // namespace
 
-std::string Grant::SignedBytes() const { return "weightgate-grant-v1\n" + Unsigned(*this).dump(); }
+std::string Grant::SignedBytes() const {
+  return "weightgate-grant-v1\n" + Unsigned(*this).dump();
+}
 
 Result<int64_t> ParseUtcTime(const std::string& text) {
   std::tm tm{};
   int y, mo, d, h = 0, mi = 0, s = 0;
   char z = 0;
   bool ok = false;
-  if (text.size() == 10) ok = std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &mo, &d) == 3;
-  else if (text.size() == 20) ok = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) == 7 && z == 'Z';
+  if (text.size() == 10)
+    ok = std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &mo, &d) == 3;
+  else if (text.size() == 20)
+    ok =
+        std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) == 7 &&
+        z == 'Z';
   if (!ok || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-    return Error::Usage("not a UTC date").Expected("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ").Found(text);
+    return Error::Usage("not a UTC date")
+        .Expected("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+        .Found(text);
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;
@@ -54,12 +64,16 @@ std::string FormatUtcTime(int64_t t) {
   return buf;
 }
 
-Result<Grant> IssueGrant(const Key256& content_key, const RecipientKey& recipient, const Digest& policy_digest,
-                         const std::string& package, std::optional<int64_t> expires,
-                         const signing::EcKey& publisher, int64_t now) {
-  if (!publisher.has_private()) return Error::Usage("issuing a grant needs the publisher's private key");
+Result<Grant> IssueGrant(const Key256& content_key, const RecipientKey& recipient,
+                         const Digest& policy_digest, const std::string& package,
+                         std::optional<int64_t> expires, const signing::EcKey& publisher,
+                         int64_t now) {
+  if (!publisher.has_private())
+    return Error::Usage("issuing a grant needs the publisher's private key");
   if (expires && *expires <= now)
-    return Error::Usage("the grant would already be expired").Field("--expires").Found(FormatUtcTime(*expires));
+    return Error::Usage("the grant would already be expired")
+        .Field("--expires")
+        .Found(FormatUtcTime(*expires));
   Grant g;
   g.package = package;
   g.policy_digest = policy_digest.Prefixed();
@@ -90,11 +104,14 @@ Result<Grant> ParseGrant(const std::string& text, const std::string& source) {
     return o[key].get<std::string>();
   };
   if (!j.is_object() || !j.contains("weightgate_grant") || j["weightgate_grant"] != 1)
-    return Error::Malformed("not a weightgate grant").File(source).Field("weightgate_grant").Expected("1");
+    return Error::Malformed("not a weightgate grant")
+        .File(source)
+        .Field("weightgate_grant")
+        .Expected("1");
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key() != "weightgate_grant" && it.key() != "package" && it.key() != "policy_digest" &&
-        it.key() != "recipient" && it.key() != "key" && it.key() != "issued" && it.key() != "expires" &&
-        it.key() != "publisher" && it.key() != "signature")
+        it.key() != "recipient" && it.key() != "key" && it.key() != "issued" &&
+        it.key() != "expires" && it.key() != "publisher" && it.key() != "signature")
       return Error::Malformed("unknown key").File(source).Field(it.key());
   Grant g;
   WG_ASSIGN_OR_RETURN(g.package, str(j, "package", "package"));
@@ -133,23 +150,39 @@ Result<Grant> ReadGrantFile(const std::string& path) {
   return ParseGrant(text, path);
 }
 
-Result<Key256> OpenGrant(const Grant& g, const RecipientKey& identity, const signing::EcKey& publisher,
-                         const Digest& policy_digest, const std::string& package, int64_t now,
-                         const std::string& source) {
+Result<Key256> OpenGrant(const Grant& g, const RecipientKey& identity,
+                         const signing::EcKey& publisher, const Digest& policy_digest,
+                         const std::string& package, int64_t now, const std::string& source) {
   if (!publisher.Verify(g.SignedBytes(), g.signature))
-    return Error::BadSignature("grant is not signed by this release's publisher (forged or edited)").File(source).Field("signature");
+    return Error::BadSignature("grant is not signed by this release's publisher (forged or edited)")
+        .File(source)
+        .Field("signature");
   if (g.package != package)
-    return Error::Mismatch("grant is for another package").File(source).Field("package").Expected(package).Found(g.package);
+    return Error::Mismatch("grant is for another package")
+        .File(source)
+        .Field("package")
+        .Expected(package)
+        .Found(g.package);
   if (g.policy_digest != policy_digest.Prefixed())
-    return Error::Mismatch("grant is for another policy (the package's policy was changed)").File(source)
-        .Field("policy_digest").Expected(policy_digest.Prefixed()).Found(g.policy_digest);
+    return Error::Mismatch("grant is for another policy (the package's policy was changed)")
+        .File(source)
+        .Field("policy_digest")
+        .Expected(policy_digest.Prefixed())
+        .Found(g.policy_digest);
   if (g.expires && now >= *g.expires)
-    return Error::Untrusted("grant expired on " + FormatUtcTime(*g.expires)).File(source).Field("expires");
+    return Error::Untrusted("grant expired on " + FormatUtcTime(*g.expires))
+        .File(source)
+        .Field("expires");
   if (now + 300 < g.issued)
-    return Error::Untrusted("grant is not valid yet (issued " + FormatUtcTime(g.issued) + ")").File(source).Field("issued");
+    return Error::Untrusted("grant is not valid yet (issued " + FormatUtcTime(g.issued) + ")")
+        .File(source)
+        .Field("issued");
   if (g.key.recipient != identity.Fingerprint())
-    return Error::Mismatch("grant is for another recipient").File(source).Field("recipient")
-        .Expected(identity.Fingerprint()).Found(g.key.recipient);
+    return Error::Mismatch("grant is for another recipient")
+        .File(source)
+        .Field("recipient")
+        .Expected(identity.Fingerprint())
+        .Found(g.key.recipient);
   auto key = UnwrapContentKey(g.key, identity, policy_digest);
   if (!key.ok()) return std::move(key).error().File(source).Field("key");
   return key;

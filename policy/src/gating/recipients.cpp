@@ -18,11 +18,17 @@
 namespace wg::policy {
 namespace {
 
-struct PkeyCtxFree { void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); } };
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
 using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-struct PkeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
+struct PkeyFree {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
 using Bio = std::unique_ptr<BIO, BioFree>;
 
 const char kWrapInfo[] = "weightgate/v1 wrap";
@@ -42,14 +48,17 @@ std::vector<uint8_t> Spki(EVP_PKEY* k) {
   return out;
 }
 
-Result<Key256> Hkdf(const std::vector<uint8_t>& ikm, const std::vector<uint8_t>& salt, const std::string& info) {
+Result<Key256> Hkdf(const std::vector<uint8_t>& ikm, const std::vector<uint8_t>& salt,
+                    const std::string& info) {
   PkeyCtx ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   Key256 out{};
   size_t len = out.size();
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) != 1 ||
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) != 1 ||
       EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), salt.data(), int(salt.size())) != 1 ||
       EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), ikm.data(), int(ikm.size())) != 1 ||
-      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const uint8_t*>(info.data()), int(info.size())) != 1 ||
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const uint8_t*>(info.data()),
+                                  int(info.size())) != 1 ||
       EVP_PKEY_derive(ctx.get(), out.data(), &len) != 1)
     return Error::Io("HKDF-SHA256 failed");
   return out;
@@ -58,11 +67,13 @@ Result<Key256> Hkdf(const std::vector<uint8_t>& ikm, const std::vector<uint8_t>&
 Result<std::vector<uint8_t>> Ecdh(EVP_PKEY* priv, EVP_PKEY* peer) {
   PkeyCtx ctx(EVP_PKEY_CTX_new(priv, nullptr));
   size_t len = 0;
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer) != 1 ||
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), peer) != 1 ||
       EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1)
     return Error::Mismatch("key agreement failed (keys of different types or curves)");
   std::vector<uint8_t> out(len);
-  if (EVP_PKEY_derive(ctx.get(), out.data(), &len) != 1) return Error::Mismatch("key agreement failed");
+  if (EVP_PKEY_derive(ctx.get(), out.data(), &len) != 1)
+    return Error::Mismatch("key agreement failed");
   out.resize(len);
   return out;
 }
@@ -73,43 +84,58 @@ Result<std::vector<uint8_t>> AesKw(bool wrap, const Key256& kek, const uint8_t* 
   EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
   std::vector<uint8_t> out(len + 16);
   int n = 0, m = 0;
-  bool ok = (wrap ? EVP_EncryptInit_ex(ctx, EVP_aes_256_wrap_pad(), nullptr, kek.data(), nullptr)
-                  : EVP_DecryptInit_ex(ctx, EVP_aes_256_wrap_pad(), nullptr, kek.data(), nullptr)) == 1;
+  bool ok =
+      (wrap ? EVP_EncryptInit_ex(ctx, EVP_aes_256_wrap_pad(), nullptr, kek.data(), nullptr)
+            : EVP_DecryptInit_ex(ctx, EVP_aes_256_wrap_pad(), nullptr, kek.data(), nullptr)) == 1;
   ok = ok && (wrap ? EVP_EncryptUpdate(ctx, out.data(), &n, in, int(len))
                    : EVP_DecryptUpdate(ctx, out.data(), &n, in, int(len))) == 1;
-  ok = ok && (wrap ? EVP_EncryptFinal_ex(ctx, out.data() + n, &m) : EVP_DecryptFinal_ex(ctx, out.data() + n, &m)) == 1;
+  ok = ok && (wrap ? EVP_EncryptFinal_ex(ctx, out.data() + n, &m)
+                   : EVP_DecryptFinal_ex(ctx, out.data() + n, &m)) == 1;
   EVP_CIPHER_CTX_free(ctx);
-  if (!ok) return Error::Mismatch(wrap ? "AES key wrap failed" : "the wrapped key does not unwrap (wrong identity or policy)");
+  if (!ok)
+    return Error::Mismatch(wrap ? "AES key wrap failed"
+                                : "the wrapped key does not unwrap (wrong identity or policy)");
   out.resize(size_t(n + m));
   return out;
 }
 
 Result<KeyAlgo> AlgoOf(EVP_PKEY* k, const std::string& source) {
   switch (EVP_PKEY_get_base_id(k)) {
-    case EVP_PKEY_X25519: return KeyAlgo::kX25519;
-    case EVP_PKEY_EC: return KeyAlgo::kEc;
+    case EVP_PKEY_X25519:
+      return KeyAlgo::kX25519;
+    case EVP_PKEY_EC:
+      return KeyAlgo::kEc;
     case EVP_PKEY_RSA:
       if (EVP_PKEY_get_bits(k) < 3072)
-        return Error::Unsupported("RSA recipient keys must have at least 3072 bits").File(source)
+        return Error::Unsupported("RSA recipient keys must have at least 3072 bits")
+            .File(source)
             .Found(std::to_string(EVP_PKEY_get_bits(k)));
       return KeyAlgo::kRsa;
   }
-  return Error::Unsupported("unsupported recipient key type").File(source).Expected("X25519, RSA or EC");
+  return Error::Unsupported("unsupported recipient key type")
+      .File(source)
+      .Expected("X25519, RSA or EC");
 }
 
 }  // namespace
 
 std::string_view KeyAlgoName(KeyAlgo a) {
   switch (a) {
-    case KeyAlgo::kX25519: return "x25519";
-    case KeyAlgo::kRsa: return "rsa";
-    case KeyAlgo::kEc: return "ec";
+    case KeyAlgo::kX25519:
+      return "x25519";
+    case KeyAlgo::kRsa:
+      return "rsa";
+    case KeyAlgo::kEc:
+      return "ec";
   }
   return "?";
 }
 
-RecipientKey::~RecipientKey() { EVP_PKEY_free(pkey_); }
-RecipientKey::RecipientKey(RecipientKey&& o) noexcept : pkey_(o.pkey_), algo_(o.algo_), has_private_(o.has_private_) {
+RecipientKey::~RecipientKey() {
+  EVP_PKEY_free(pkey_);
+}
+RecipientKey::RecipientKey(RecipientKey&& o) noexcept
+    : pkey_(o.pkey_), algo_(o.algo_), has_private_(o.has_private_) {
   o.pkey_ = nullptr;
 }
 RecipientKey& RecipientKey::operator=(RecipientKey&& o) noexcept {
@@ -119,7 +145,8 @@ RecipientKey& RecipientKey::operator=(RecipientKey&& o) noexcept {
   return *this;
 }
 
-Result<RecipientKey> RecipientKey::FromPkey(EVP_PKEY* pkey, bool has_private, const std::string& source) {
+Result<RecipientKey> RecipientKey::FromPkey(EVP_PKEY* pkey, bool has_private,
+                                            const std::string& source) {
   auto algo = AlgoOf(pkey, source);
   if (!algo.ok()) {
     EVP_PKEY_free(pkey);
@@ -130,18 +157,28 @@ Result<RecipientKey> RecipientKey::FromPkey(EVP_PKEY* pkey, bool has_private, co
 
 Result<RecipientKey> RecipientKey::Generate(const std::string& algo) {
   EVP_PKEY* k = nullptr;
-  if (algo == "x25519") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
-  else if (algo == "rsa-4096") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(4096));
-  else if (algo == "rsa-3072") k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(3072));
-  else return Error::Usage("unknown recipient key algorithm").Expected("x25519 | rsa-4096 | rsa-3072").Found(algo);
+  if (algo == "x25519")
+    k = EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519");
+  else if (algo == "rsa-4096")
+    k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(4096));
+  else if (algo == "rsa-3072")
+    k = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(3072));
+  else
+    return Error::Usage("unknown recipient key algorithm")
+        .Expected("x25519 | rsa-4096 | rsa-3072")
+        .Found(algo);
   if (!k) return Error::Io("key generation failed");
   return FromPkey(k, true, algo);
 }
 
-Result<RecipientKey> RecipientKey::LoadPublicPem(const std::string& pem, const std::string& source) {
+Result<RecipientKey> RecipientKey::LoadPublicPem(const std::string& pem,
+                                                 const std::string& source) {
   Bio bio(BIO_new_mem_buf(pem.data(), int(pem.size())));
   EVP_PKEY* k = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
-  if (!k) return Error::Malformed("not a PEM public key").File(source).Expected("-----BEGIN PUBLIC KEY-----");
+  if (!k)
+    return Error::Malformed("not a PEM public key")
+        .File(source)
+        .Expected("-----BEGIN PUBLIC KEY-----");
   return FromPkey(k, false, source);
 }
 
@@ -150,18 +187,24 @@ Result<RecipientKey> RecipientKey::ReadPublicKeyFile(const std::string& path) {
   return LoadPublicPem(pem, path);
 }
 
-Result<RecipientKey> RecipientKey::ReadPrivateKeyFile(const std::string& path,
-                                                      const std::optional<std::string>& passphrase) {
+Result<RecipientKey> RecipientKey::ReadPrivateKeyFile(
+    const std::string& path, const std::optional<std::string>& passphrase) {
   WG_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, 1 << 20));
   Bio bio(BIO_new_mem_buf(pem.data(), int(pem.size())));
-  EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr,
-                                        passphrase ? const_cast<char*>(passphrase->c_str()) : const_cast<char*>(""));
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(
+      bio.get(), nullptr, nullptr,
+      passphrase ? const_cast<char*>(passphrase->c_str()) : const_cast<char*>(""));
   OPENSSL_cleanse(pem.data(), pem.size());
-  if (!k) return Error::Malformed("not a PEM private key (or wrong passphrase)").File(path).Expected("-----BEGIN PRIVATE KEY-----");
+  if (!k)
+    return Error::Malformed("not a PEM private key (or wrong passphrase)")
+        .File(path)
+        .Expected("-----BEGIN PRIVATE KEY-----");
   return FromPkey(k, true, path);
 }
 
-std::vector<uint8_t> RecipientKey::SpkiDer() const { return Spki(pkey_); }
+std::vector<uint8_t> RecipientKey::SpkiDer() const {
+  return Spki(pkey_);
+}
 
 std::string RecipientKey::PublicPem() const {
   Bio bio(BIO_new(BIO_s_mem()));
@@ -173,9 +216,11 @@ std::string RecipientKey::PublicPem() const {
 
 Result<std::string> RecipientKey::PrivatePem(const std::optional<std::string>& passphrase) const {
   Bio bio(BIO_new(BIO_s_mem()));
-  int ok = passphrase ? PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_, EVP_aes_256_cbc(), passphrase->data(),
-                                                      int(passphrase->size()), nullptr, nullptr)
-                      : PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_, nullptr, nullptr, 0, nullptr, nullptr);
+  int ok =
+      passphrase
+          ? PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_, EVP_aes_256_cbc(), passphrase->data(),
+                                          int(passphrase->size()), nullptr, nullptr)
+          : PEM_write_bio_PKCS8PrivateKey(bio.get(), pkey_, nullptr, nullptr, 0, nullptr, nullptr);
   if (ok != 1) return Error::Io("cannot encode the private key");
   char* data = nullptr;
   long n = BIO_get_mem_data(bio.get(), &data);
@@ -193,7 +238,8 @@ Status WriteRecipientKeyPair(const RecipientKey& key, const std::string& name,
   std::string key_path = name + ".key", pub_path = name + ".pub";
   for (const auto& p : {key_path, pub_path}) {
     std::error_code ec;
-    if (fs::exists(fs::symlink_status(p, ec))) return Error::Usage("refusing to overwrite an existing key file").File(p);
+    if (fs::exists(fs::symlink_status(p, ec)))
+      return Error::Usage("refusing to overwrite an existing key file").File(p);
   }
   WG_ASSIGN_OR_RETURN(std::string pem, key.PrivatePem(passphrase));
   // Created 0600 with O_EXCL, so the private key never exists with looser permissions.
@@ -214,7 +260,8 @@ Status WriteRecipientKeyPair(const RecipientKey& key, const std::string& name,
   return s;
 }
 
-Result<WrappedKey> WrapContentKey(const Key256& content_key, const RecipientKey& recipient, const Digest& policy) {
+Result<WrappedKey> WrapContentKey(const Key256& content_key, const RecipientKey& recipient,
+                                  const Digest& policy) {
   WrappedKey w;
   w.recipient = recipient.Fingerprint();
   if (recipient.algo() == KeyAlgo::kRsa) {
@@ -232,7 +279,8 @@ Result<WrappedKey> WrapContentKey(const Key256& content_key, const RecipientKey&
         EVP_PKEY_encrypt(ctx.get(), nullptr, &len, content_key.data(), content_key.size()) != 1)
       return Error::Io("RSA-OAEP setup failed");
     w.wrapped.resize(len);
-    if (EVP_PKEY_encrypt(ctx.get(), w.wrapped.data(), &len, content_key.data(), content_key.size()) != 1)
+    if (EVP_PKEY_encrypt(ctx.get(), w.wrapped.data(), &len, content_key.data(),
+                         content_key.size()) != 1)
       return Error::Io("RSA-OAEP encryption failed");
     w.wrapped.resize(len);
     return w;
@@ -255,13 +303,17 @@ Result<WrappedKey> WrapContentKey(const Key256& content_key, const RecipientKey&
   return w;
 }
 
-Result<Key256> UnwrapContentKey(const WrappedKey& w, const RecipientKey& identity, const Digest& policy) {
+Result<Key256> UnwrapContentKey(const WrappedKey& w, const RecipientKey& identity,
+                                const Digest& policy) {
   if (!identity.has_private()) return Error::Usage("unwrapping needs a private key");
   if (w.recipient != identity.Fingerprint())
-    return Error::Mismatch("this key was wrapped for another recipient").Expected(w.recipient).Found(identity.Fingerprint());
+    return Error::Mismatch("this key was wrapped for another recipient")
+        .Expected(w.recipient)
+        .Found(identity.Fingerprint());
   std::vector<uint8_t> key;
   if (w.algo == "rsa-oaep-256") {
-    if (identity.algo() != KeyAlgo::kRsa) return Error::Mismatch("an RSA-wrapped key needs an RSA identity");
+    if (identity.algo() != KeyAlgo::kRsa)
+      return Error::Mismatch("an RSA-wrapped key needs an RSA identity");
     PkeyCtx ctx(EVP_PKEY_CTX_new(identity.pkey(), nullptr));
     std::string label = WrapInfo(policy);
     auto* l = static_cast<unsigned char*>(OPENSSL_malloc(label.size()));
@@ -290,7 +342,10 @@ Result<Key256> UnwrapContentKey(const WrappedKey& w, const RecipientKey& identit
     OPENSSL_cleanse(shared.data(), shared.size());
     WG_ASSIGN_OR_RETURN(key, AesKw(false, kek, w.wrapped.data(), w.wrapped.size()));
   } else {
-    return Error::Unsupported("unknown key wrapping").Field("algo").Expected("ecdh-hkdf-aeskw | rsa-oaep-256").Found(w.algo);
+    return Error::Unsupported("unknown key wrapping")
+        .Field("algo")
+        .Expected("ecdh-hkdf-aeskw | rsa-oaep-256")
+        .Found(w.algo);
   }
   if (key.size() != 32) return Error::Mismatch("unwrapped key has the wrong length");
   Key256 out;
@@ -309,7 +364,8 @@ std::string Base64(const std::vector<uint8_t>& b) {
 Result<std::vector<uint8_t>> FromBase64(const std::string& t) {
   if (t.size() % 4 != 0) return Error::Malformed("not base64");
   std::vector<uint8_t> out(t.size() / 4 * 3 + 1);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(t.data()), int(t.size()));
+  int n =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(t.data()), int(t.size()));
   if (n < 0) return Error::Malformed("not base64");
   size_t pad = 0;
   if (!t.empty() && t.back() == '=') pad++;

@@ -40,7 +40,8 @@ std::string GatingJson(const Gating& g) {
                         {"wrapped", Base64(g.publisher_key.wrapped)}};
   j["cipher"] = "AES-256-GCM chunked (weightgate/v1)";
   j["files"] = json::array();
-  for (const auto& f : g.files) j["files"].push_back({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}});
+  for (const auto& f : g.files)
+    j["files"].push_back({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}});
   return j.dump(2) + "\n";
 }
 
@@ -54,7 +55,8 @@ bool SafeRelative(const std::string& p) {
 
 Result<Key256> PublisherContentKey(const Gating& g, const signing::EcKey& publisher) {
   if (g.publisher_pem != publisher.PublicPem())
-    return Error::Untrusted("this key is not the publisher key of the sealed release").Field("--publisher-key");
+    return Error::Untrusted("this key is not the publisher key of the sealed release")
+        .Field("--publisher-key");
   WG_ASSIGN_OR_RETURN(RecipientKey pk, PublisherAsRecipient(publisher));
   return UnwrapContentKey(g.publisher_key, pk, g.policy_digest);
 }
@@ -72,7 +74,8 @@ Result<Gating> ReadGating(const std::string& dir) {
   }
   Gating g;
   try {
-    if (j.at("weightgate_gating") != 1) return Error::Unsupported("unknown gating version").File(path).Field("weightgate_gating");
+    if (j.at("weightgate_gating") != 1)
+      return Error::Unsupported("unknown gating version").File(path).Field("weightgate_gating");
     g.package = j.at("package").get<std::string>();
     auto d = Digest::Parse(j.at("policy_digest").get<std::string>());
     if (!d.ok()) return Error::Malformed("bad digest").File(path).Field("policy_digest");
@@ -81,11 +84,17 @@ Result<Gating> ReadGating(const std::string& dir) {
     const json& pk = j.at("publisher_key");
     g.publisher_key.algo = pk.at("algo").get<std::string>();
     g.publisher_key.recipient = pk.at("recipient").get<std::string>();
-    WG_ASSIGN_OR_RETURN(g.publisher_key.ephemeral, FromBase64(pk.at("ephemeral").get<std::string>()));
+    WG_ASSIGN_OR_RETURN(g.publisher_key.ephemeral,
+                        FromBase64(pk.at("ephemeral").get<std::string>()));
     WG_ASSIGN_OR_RETURN(g.publisher_key.wrapped, FromBase64(pk.at("wrapped").get<std::string>()));
     for (const auto& f : j.at("files")) {
-      SealedFile s{f.at("path").get<std::string>(), f.at("size").get<uint64_t>(), f.at("sha256").get<std::string>()};
-      if (!SafeRelative(s.path)) return Error::Unsafe("file path escapes the folder").File(path).Field("files").Found(s.path);
+      SealedFile s{f.at("path").get<std::string>(), f.at("size").get<uint64_t>(),
+                   f.at("sha256").get<std::string>()};
+      if (!SafeRelative(s.path))
+        return Error::Unsafe("file path escapes the folder")
+            .File(path)
+            .Field("files")
+            .Found(s.path);
       g.files.push_back(std::move(s));
     }
   } catch (const json::exception& e) {
@@ -94,13 +103,16 @@ Result<Gating> ReadGating(const std::string& dir) {
   return g;
 }
 
-Status SealFolder(const std::string& model_dir, const std::string& policy_file, const std::string& out_dir,
-                  const signing::EcKey& publisher, const SealOptions& opt, int64_t now) {
+Status SealFolder(const std::string& model_dir, const std::string& policy_file,
+                  const std::string& out_dir, const signing::EcKey& publisher,
+                  const SealOptions& opt, int64_t now) {
   std::error_code ec;
   if (fs::exists(out_dir, ec)) return Error::Usage("output folder already exists").File(out_dir);
   WG_ASSIGN_OR_RETURN(Policy pol, ReadPolicyFile(policy_file));
   if (pol.tier != Tier::kGated && pol.tier != Tier::kClosed)
-    return Error::Usage("only gated and closed releases are encrypted").File(policy_file).Field("tier")
+    return Error::Usage("only gated and closed releases are encrypted")
+        .File(policy_file)
+        .Field("tier")
         .Found(std::string(TierName(pol.tier)));
   std::vector<RecipientKey> recipients;
   for (const auto& r : opt.recipient_pubs) {
@@ -112,7 +124,9 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file, 
     int64_t max = now + int64_t(*pol.access->grant_max_lifetime_days) * 86400;
     if (!expires) expires = max;
     if (*expires > max)
-      return Error::Usage("expiry exceeds the policy's grant_max_lifetime").Field("--expires").Found(FormatUtcTime(*expires));
+      return Error::Usage("expiry exceeds the policy's grant_max_lifetime")
+          .Field("--expires")
+          .Found(FormatUtcTime(*expires));
   }
 
   Gating g;
@@ -136,15 +150,18 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file, 
     WG_ASSIGN_OR_RETURN(RecipientKey pk, PublisherAsRecipient(publisher));
     WG_ASSIGN_OR_RETURN(g.publisher_key, WrapContentKey(content_key, pk, g.policy_digest));
     std::vector<fs::path> files;
-    for (auto it = fs::recursive_directory_iterator(model_dir, ec); it != fs::recursive_directory_iterator(); ++it)
+    for (auto it = fs::recursive_directory_iterator(model_dir, ec);
+         it != fs::recursive_directory_iterator(); ++it)
       if (it->is_regular_file()) files.push_back(it->path());
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       std::string rel = fs::relative(f, model_dir).string();
       fs::create_directories((fs::path(tmp) / rel).parent_path(), ec);
       WG_ASSIGN_OR_RETURN(auto src, MappedFile::Open(f.string()));
-      WG_ASSIGN_OR_RETURN(auto dst, AtomicFile::Create((fs::path(tmp) / (rel + ".wgenc")).string()));
-      WG_TRY(EncryptStream(src->bytes(), payload, *dst, opt.chunk_size ? opt.chunk_size : kDefaultChunkSize));
+      WG_ASSIGN_OR_RETURN(auto dst,
+                          AtomicFile::Create((fs::path(tmp) / (rel + ".wgenc")).string()));
+      WG_TRY(EncryptStream(src->bytes(), payload, *dst,
+                           opt.chunk_size ? opt.chunk_size : kDefaultChunkSize));
       WG_TRY(dst->Commit());
       g.files.push_back({rel, src->size(), HashBytes(HashAlgo::kSha256, src->bytes()).Hex()});
     }
@@ -152,7 +169,8 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file, 
     if (ec) return Error::Io("cannot copy policy: " + ec.message()).File(policy_file);
     WG_TRY(WriteFileAtomically((fs::path(tmp) / kGatingFile).string(), GatingJson(g)));
     for (size_t i = 0; i < recipients.size(); ++i) {
-      WG_ASSIGN_OR_RETURN(Grant gr, IssueGrant(content_key, recipients[i], g.policy_digest, g.package, expires, publisher, now));
+      WG_ASSIGN_OR_RETURN(Grant gr, IssueGrant(content_key, recipients[i], g.policy_digest,
+                                               g.package, expires, publisher, now));
       std::string name = fs::path(opt.recipient_pubs[i]).stem().string() + ".grant";
       WG_TRY(WriteFileAtomically((fs::path(tmp) / "grants" / name).string(), GrantToJson(gr)));
     }
@@ -166,13 +184,16 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file, 
 }
 
 Result<Grant> GrantAccess(const std::string& sealed_dir, const signing::EcKey& publisher,
-                          const RecipientKey& recipient, std::optional<int64_t> expires, int64_t now) {
+                          const RecipientKey& recipient, std::optional<int64_t> expires,
+                          int64_t now) {
   WG_ASSIGN_OR_RETURN(Gating g, ReadGating(sealed_dir));
   std::string policy_path = (fs::path(sealed_dir) / kPolicyFile).string();
   WG_ASSIGN_OR_RETURN(Digest pd, HashFile(policy_path));
   if (!(pd == g.policy_digest))
-    return Error::Mismatch("the policy differs from the one the release was sealed with").File(policy_path)
-        .Expected(g.policy_digest.Prefixed()).Found(pd.Prefixed());
+    return Error::Mismatch("the policy differs from the one the release was sealed with")
+        .File(policy_path)
+        .Expected(g.policy_digest.Prefixed())
+        .Found(pd.Prefixed());
   WG_ASSIGN_OR_RETURN(Policy pol, ReadPolicyFile(policy_path));
   if (pol.access && pol.access->grant_max_lifetime_days) {
     int64_t max = now + int64_t(*pol.access->grant_max_lifetime_days) * 86400;
@@ -180,7 +201,8 @@ Result<Grant> GrantAccess(const std::string& sealed_dir, const signing::EcKey& p
     if (*expires > max)
       return Error::Usage("expiry exceeds the policy's grant_max_lifetime (P" +
                           std::to_string(*pol.access->grant_max_lifetime_days) + "D)")
-          .Field("--expires").Found(FormatUtcTime(*expires));
+          .Field("--expires")
+          .Found(FormatUtcTime(*expires));
   }
   WG_ASSIGN_OR_RETURN(Key256 ck, PublisherContentKey(g, publisher));
   auto grant = IssueGrant(ck, recipient, g.policy_digest, g.package, expires, publisher, now);
@@ -188,19 +210,23 @@ Result<Grant> GrantAccess(const std::string& sealed_dir, const signing::EcKey& p
   return grant;
 }
 
-Status UnsealFolder(const std::string& sealed_dir, const std::string& out_dir, const RecipientKey& identity,
-                    const std::string& grant_file, int64_t now) {
+Status UnsealFolder(const std::string& sealed_dir, const std::string& out_dir,
+                    const RecipientKey& identity, const std::string& grant_file, int64_t now) {
   std::error_code ec;
   if (fs::exists(out_dir, ec)) return Error::Usage("output folder already exists").File(out_dir);
   WG_ASSIGN_OR_RETURN(Gating g, ReadGating(sealed_dir));
   std::string policy_path = (fs::path(sealed_dir) / kPolicyFile).string();
   WG_ASSIGN_OR_RETURN(Digest pd, HashFile(policy_path));
   if (!(pd == g.policy_digest))
-    return Error::Mismatch("the policy differs from the one the release was sealed with (swapped or edited)")
-        .File(policy_path).Expected(g.policy_digest.Prefixed()).Found(pd.Prefixed());
+    return Error::Mismatch(
+               "the policy differs from the one the release was sealed with (swapped or edited)")
+        .File(policy_path)
+        .Expected(g.policy_digest.Prefixed())
+        .Found(pd.Prefixed());
   WG_ASSIGN_OR_RETURN(auto publisher, signing::EcKey::LoadPublicPem(g.publisher_pem));
   WG_ASSIGN_OR_RETURN(Grant grant, ReadGrantFile(grant_file));
-  WG_ASSIGN_OR_RETURN(Key256 ck, OpenGrant(grant, identity, publisher, g.policy_digest, g.package, now, grant_file));
+  WG_ASSIGN_OR_RETURN(Key256 ck, OpenGrant(grant, identity, publisher, g.policy_digest, g.package,
+                                           now, grant_file));
   Key256 payload = DerivePayloadKey(ck, g.policy_digest);
   OPENSSL_cleanse(ck.data(), ck.size());
 
@@ -215,12 +241,17 @@ Status UnsealFolder(const std::string& sealed_dir, const std::string& out_dir, c
       WG_ASSIGN_OR_RETURN(auto dst, AtomicFile::Create((fs::path(tmp) / f.path).string()));
       WG_TRY(DecryptStream(src->bytes(), payload, enc, *dst));
       if (dst->Size() != f.size)
-        return Error::Mismatch("decrypted size differs from the gating record").File(enc)
-            .Expected(std::to_string(f.size)).Found(std::to_string(dst->Size()));
+        return Error::Mismatch("decrypted size differs from the gating record")
+            .File(enc)
+            .Expected(std::to_string(f.size))
+            .Found(std::to_string(dst->Size()));
       WG_TRY(dst->Commit());
       WG_ASSIGN_OR_RETURN(Digest d, HashFile((fs::path(tmp) / f.path).string()));
       if (d.Hex() != f.sha256)
-        return Error::Mismatch("decrypted file differs from the sealed digest").File(f.path).Expected(f.sha256).Found(d.Hex());
+        return Error::Mismatch("decrypted file differs from the sealed digest")
+            .File(f.path)
+            .Expected(f.sha256)
+            .Found(d.Hex());
     }
     fs::copy_file(policy_path, fs::path(tmp) / kPolicyFile, ec);
     fs::rename(tmp, out_dir, ec);

@@ -15,11 +15,11 @@
 namespace wg::policy {
 
 struct CatalogueEntry {
-  std::string key;       // what --license takes: "llama3.1", "apache-2.0", ...
-  std::string name;      // "Llama 3.1 Community License"
-  std::string spdx;      // SPDX id or LicenseRef-...
-  std::string hf_id;     // Hugging Face licence id, "" if none
-  std::string source;    // where the clause citations come from
+  std::string key;     // what --license takes: "llama3.1", "apache-2.0", ...
+  std::string name;    // "Llama 3.1 Community License"
+  std::string spdx;    // SPDX id or LicenseRef-...
+  std::string hf_id;   // Hugging Face licence id, "" if none
+  std::string source;  // where the clause citations come from
 };
 
 const std::vector<CatalogueEntry>& Catalogue();

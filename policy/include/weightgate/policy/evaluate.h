@@ -20,7 +20,7 @@ namespace wg::policy {
 // The would-be user's declared situation (self-declared: an audit record, not proof).
 struct Context {
   std::optional<std::string> organisation;
-  std::optional<std::string> kind;  // company | individual | research
+  std::optional<std::string> kind;     // company | individual | research
   std::optional<std::string> country;  // ISO 3166-1 alpha-2
   std::optional<uint64_t> mau;
   std::optional<bool> commercial;

@@ -24,10 +24,11 @@ struct Grant {
   std::string package;        // the release this grant opens
   std::string policy_digest;  // "sha256:<hex>" of the policy file bytes
   WrappedKey key;
-  int64_t issued = 0;                 // unix seconds
-  std::optional<int64_t> expires;     // unix seconds
-  std::string publisher_pem;          // the publisher's public key (informational; trust comes from the package)
-  std::vector<uint8_t> signature;     // DER ECDSA over SignedBytes()
+  int64_t issued = 0;              // unix seconds
+  std::optional<int64_t> expires;  // unix seconds
+  std::string
+      publisher_pem;  // the publisher's public key (informational; trust comes from the package)
+  std::vector<uint8_t> signature;  // DER ECDSA over SignedBytes()
   std::string SignedBytes() const;
 };
 
@@ -35,9 +36,10 @@ struct Grant {
 Result<int64_t> ParseUtcTime(const std::string& text);
 std::string FormatUtcTime(int64_t unix_seconds);
 
-Result<Grant> IssueGrant(const Key256& content_key, const RecipientKey& recipient, const Digest& policy_digest,
-                         const std::string& package, std::optional<int64_t> expires,
-                         const signing::EcKey& publisher, int64_t now);
+Result<Grant> IssueGrant(const Key256& content_key, const RecipientKey& recipient,
+                         const Digest& policy_digest, const std::string& package,
+                         std::optional<int64_t> expires, const signing::EcKey& publisher,
+                         int64_t now);
 std::string GrantToJson(const Grant& g);
 Result<Grant> ParseGrant(const std::string& json, const std::string& source);
 Result<Grant> ReadGrantFile(const std::string& path);
@@ -46,8 +48,8 @@ Result<Grant> ReadGrantFile(const std::string& path);
 // unwraps the content key with the identity. Failures: kBadSignature (not signed by this
 // publisher), kMismatch (another package or policy, or another recipient), kUntrusted
 // (expired or not yet valid).
-Result<Key256> OpenGrant(const Grant& g, const RecipientKey& identity, const signing::EcKey& publisher,
-                         const Digest& policy_digest, const std::string& package, int64_t now,
-                         const std::string& source);
+Result<Key256> OpenGrant(const Grant& g, const RecipientKey& identity,
+                         const signing::EcKey& publisher, const Digest& policy_digest,
+                         const std::string& package, int64_t now, const std::string& source);
 
 }  // namespace wg::policy

@@ -24,8 +24,9 @@ std::optional<Tier> TierFromName(std::string_view name);
 
 // The operations a policy speaks about, in the order `policy show` lists them.
 inline const std::vector<std::string>& OperationNames() {
-  static const std::vector<std::string> names = {"run",   "redistribute", "convert", "quantize",
-                                                 "fine-tune", "merge", "host", "train-on-outputs"};
+  static const std::vector<std::string> names = {"run",      "redistribute",    "convert",
+                                                 "quantize", "fine-tune",       "merge",
+                                                 "host",     "train-on-outputs"};
   return names;
 }
 bool IsOperation(std::string_view name);
@@ -65,26 +66,26 @@ struct Restriction {
   std::string id;
   // mau-cap
   uint64_t max = 0;
-  std::string basis;                        // e.g. at-release-date (informational)
+  std::string basis;                                 // e.g. at-release-date (informational)
   std::string on_exceed = "needs-separate-licence";  // or deny
   // field-of-use
-  std::optional<bool> commercial;           // false: commercial use refused
-  std::vector<std::string> kinds;           // allowed context kinds (empty: any)
-  std::vector<std::string> purposes;        // informational: research, ...
+  std::optional<bool> commercial;     // false: commercial use refused
+  std::vector<std::string> kinds;     // allowed context kinds (empty: any)
+  std::vector<std::string> purposes;  // informational: research, ...
   // region
-  std::vector<std::string> deny_regions;    // ISO 3166-1 alpha-2 codes or "EU"
-  bool when_multimodal = false;             // applies only to multimodal models
-  std::vector<std::string> exempt;          // "end-user": end users of a product are exempt
+  std::vector<std::string> deny_regions;  // ISO 3166-1 alpha-2 codes or "EU"
+  bool when_multimodal = false;           // applies only to multimodal models
+  std::vector<std::string> exempt;        // "end-user": end users of a product are exempt
   // prohibited-uses
-  std::string list;                         // reference to the acceptable-use policy
-  std::vector<std::string> categories;      // machine-checkable categories it bans
+  std::string list;                     // reference to the acceptable-use policy
+  std::vector<std::string> categories;  // machine-checkable categories it bans
   std::string clause;
 };
 
 struct OperationRule {
   bool allow = false;
-  bool inherit = false;                 // derivatives carry this policy
-  std::vector<std::string> requires_;   // obligation ids that become duties
+  bool inherit = false;                // derivatives carry this policy
+  std::vector<std::string> requires_;  // obligation ids that become duties
   std::string clause;
 };
 
@@ -95,7 +96,7 @@ struct Recipient {
 };
 
 struct Access {
-  std::string approval = "manual";        // auto | manual
+  std::string approval = "manual";                  // auto | manual
   std::optional<uint64_t> grant_max_lifetime_days;  // from ISO 8601 "P<n>D"
   std::vector<Recipient> recipients;
 };

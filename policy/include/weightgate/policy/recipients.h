@@ -67,10 +67,10 @@ Status WriteRecipientKeyPair(const RecipientKey& key, const std::string& name,
                              const std::optional<std::string>& passphrase);
 
 struct WrappedKey {
-  std::string algo;                  // "ecdh-hkdf-aeskw" | "rsa-oaep-256"
-  std::string recipient;             // recipient fingerprint
-  std::vector<uint8_t> ephemeral;    // ephemeral public key (DER SPKI), ECDH only
-  std::vector<uint8_t> wrapped;      // wrapped content key
+  std::string algo;                // "ecdh-hkdf-aeskw" | "rsa-oaep-256"
+  std::string recipient;           // recipient fingerprint
+  std::vector<uint8_t> ephemeral;  // ephemeral public key (DER SPKI), ECDH only
+  std::vector<uint8_t> wrapped;    // wrapped content key
 };
 
 Result<WrappedKey> WrapContentKey(const Key256& content_key, const RecipientKey& recipient,
