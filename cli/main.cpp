@@ -2,6 +2,7 @@
 // Each verb lives in its own cmd_*.cpp and only parses, calls a library, and prints.
 #include <cstdio>
 
+#include "cmd_package.h"
 #include "command.h"
 #include "weightgate/core/progress.h"
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   RegisterVerify(app, global, &run);
   RegisterPolicy(app, global, &run);
   RegisterGating(app, global, &run);
+  RegisterPackageVerbs(app, global, &run);
 
   try {
     app.parse(argc, argv);

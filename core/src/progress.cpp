@@ -9,8 +9,12 @@ namespace {
 std::atomic<bool> g_quiet{false};
 }
 
-void Progress::SetQuiet(bool quiet) { g_quiet = quiet; }
-bool Progress::Enabled() { return !g_quiet.load() && ::isatty(STDERR_FILENO); }
+void Progress::SetQuiet(bool quiet) {
+  g_quiet = quiet;
+}
+bool Progress::Enabled() {
+  return !g_quiet.load() && ::isatty(STDERR_FILENO);
+}
 
 Progress::Progress(std::string label, uint64_t total_bytes)
     : label_(std::move(label)),
@@ -19,7 +23,9 @@ Progress::Progress(std::string label, uint64_t total_bytes)
       last_draw_(start_),
       enabled_(Enabled()) {}
 
-Progress::~Progress() { Finish(); }
+Progress::~Progress() {
+  Finish();
+}
 
 void Progress::Add(uint64_t bytes) {
   done_ += bytes;
@@ -49,8 +55,15 @@ void Progress::Draw(bool final) {
   for (int i = 0; i < kWidth; ++i) bar[i] = i < fill ? '#' : '-';
   bar[kWidth] = 0;
   double mbps = secs > 0 ? static_cast<double>(done) / 1e6 / secs : 0;
-  std::fprintf(stderr, "\r%s [%s] %5.1f%% %8.1f MB/s%s", label_.c_str(), bar, frac * 100, mbps,
-               final ? "\n" : "");
+  // ETA from the average rate so far; the final line shows the elapsed time instead.
+  double left =
+      final || mbps <= 0 || done >= total_ ? secs : static_cast<double>(total_ - done) / 1e6 / mbps;
+  int t = static_cast<int>(left + 0.5);
+  std::fprintf(stderr, "\r%s [%s] %5.1f%% %9.1f/%.1f MB %8.1f MB/s %s %d:%02d:%02d ",
+               label_.c_str(), bar, frac * 100, static_cast<double>(done) / 1e6,
+               static_cast<double>(total_) / 1e6, mbps, final ? "in " : "ETA", t / 3600,
+               t / 60 % 60, t % 60);
+  if (final) std::fputc('\n', stderr);
   std::fflush(stderr);
   drawn_ = true;
 }
