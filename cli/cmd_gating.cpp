@@ -6,6 +6,9 @@
 #include <ctime>
 
 #include "command.h"
+#include "policy_source.h"
+#include "weightgate/core/file.h"
+#include "weightgate/policy/receipt.h"
 #include "weightgate/policy/grant.h"
 #include "weightgate/policy/seal.h"
 #include "weightgate/signing/keys.h"
@@ -151,12 +154,45 @@ void RegisterUnseal(CLI::App& app, const GlobalOptions& global, Runner* run) {
   });
 }
 
+void RegisterAccept(CLI::App& app, const GlobalOptions& global, Runner* run) {
+  struct Opts {
+    std::string pkg, identity, pass, out;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("accept", "Accept a release's licence: write a signed acceptance receipt");
+  cmd->footer(
+      "Shows nothing new: run `weightgate policy show PKG` first. Writes a receipt naming the\n"
+      "package, the policy digest and the licence, signed with --identity (an EC key from\n"
+      "`weightgate keygen`). `policy check` counts it as `accepted: RECEIPT` in the context.\n\n"
+      "Exit codes: 0 ok, 2 usage or malformed policy, 8 I/O.");
+  cmd->add_option("package", o->pkg, "Package, sealed folder or policy YAML")->required();
+  cmd->add_option("--identity", o->identity, "Your EC private key (PEM)")->required();
+  cmd->add_option("--passphrase-file", o->pass, "Passphrase of the identity key");
+  cmd->add_option("-o,--output", o->out, "Receipt file (default: accept.receipt)");
+  cmd->callback([run, o, &global] {
+    *run = [o, &global] {
+      auto loaded = LoadPolicyFrom(o->pkg);
+      if (!loaded.ok()) return ReportError(loaded.error());
+      auto key = PublisherKey(o->identity, o->pass);
+      if (!key.ok()) return ReportError(key.error());
+      auto r = policy::IssueReceipt(o->pkg, loaded->digest, loaded->policy.licence.id, *key, Now());
+      if (!r.ok()) return ReportError(r.error());
+      std::string out = o->out.empty() ? "accept.receipt" : o->out;
+      Status s = WriteFileAtomically(out, policy::ReceiptToJson(*r));
+      if (!s.ok()) return ReportError(s.error());
+      if (!global.quiet) std::printf("wrote %s (accepted %s)\n", out.c_str(), loaded->policy.licence.id.c_str());
+      return int(kExitOk);
+    };
+  });
+}
+
 }  // namespace
 
 void RegisterGating(CLI::App& app, const GlobalOptions& global, Runner* run) {
   RegisterGrant(app, global, run);
   RegisterSeal(app, global, run);
   RegisterUnseal(app, global, run);
+  RegisterAccept(app, global, run);
 }
 
 }  // namespace wg::cli

@@ -9,6 +9,7 @@
 #include "weightgate/policy/catalogue.h"
 #include "weightgate/policy/evaluate.h"
 #include "weightgate/policy/policy.h"
+#include "weightgate/policy/receipt.h"
 
 namespace wg::cli {
 namespace {
@@ -68,10 +69,20 @@ void RegisterCheck(CLI::App& parent, const GlobalOptions& global, Runner* run) {
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
   cmd->callback([run, o, &global] {
     *run = [o, &global] {
-      auto pol = LoadPolicyFrom(o->target);
-      if (!pol.ok()) return ReportError(pol.error());
+      auto loaded = LoadPolicyFrom(o->target);
+      if (!loaded.ok()) return ReportError(loaded.error());
+      const policy::Policy* pol = &loaded->policy;
       auto ctx = policy::ReadContextFile(o->context);
       if (!ctx.ok()) return ReportError(ctx.error());
+      // A receipt counts only if its signature verifies and it names this policy.
+      if (ctx->receipt) {
+        auto r = policy::VerifyReceiptFile(*ctx->receipt, loaded->digest);
+        if (!r.ok()) {
+          std::fprintf(stderr, "weightgate: note: receipt not counted: %s\n", r.error().ToString().c_str());
+          ctx->accepted = false;
+          ctx->receipt.reset();
+        }
+      }
       policy::Evaluation ev = policy::Evaluate(*pol, *ctx);
       if (o->json) {
         ojson j = EvaluationJson(*pol, ev);
@@ -103,8 +114,8 @@ void RegisterShow(CLI::App& parent, const GlobalOptions& global, Runner* run) {
     *run = [o] {
       auto pol = LoadPolicyFrom(o->target);
       if (!pol.ok()) return ReportError(pol.error());
-      std::fputs((o->yaml ? policy::PolicyToYaml(*pol) : policy::ExplainPolicy(*pol)).c_str(),
-                 stdout);
+      const auto& p = pol->policy;
+      std::fputs((o->yaml ? policy::PolicyToYaml(p) : policy::ExplainPolicy(p)).c_str(), stdout);
       return int(kExitOk);
     };
   });
