@@ -4,12 +4,15 @@
 // (pack --policy --publisher-key, unpack --identity --grant) use the same library.
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 
 #include "command.h"
+#include "package_gating.h"
 #include "policy_source.h"
 #include "weightgate/core/file.h"
-#include "weightgate/policy/receipt.h"
+#include "weightgate/package/package.h"
 #include "weightgate/policy/grant.h"
+#include "weightgate/policy/receipt.h"
 #include "weightgate/policy/seal.h"
 #include "weightgate/signing/keys.h"
 
@@ -65,7 +68,21 @@ void RegisterGrant(CLI::App& app, const GlobalOptions& global, Runner* run) {
       if (!rec.ok()) return ReportError(rec.error());
       auto exp = Expiry(o->expires);
       if (!exp.ok()) return ReportError(exp.error());
-      auto g = policy::GrantAccess(o->pkg, *pub, *rec, *exp, Now());
+      std::string sealed = o->pkg;
+      struct Scratch {
+        std::string dir;
+        ~Scratch() {
+          std::error_code ec;
+          if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+        }
+      } scratch;
+      if (package::IsPackage(o->pkg)) {
+        scratch.dir = o->out + ".wg-scratch";
+        auto x = ExtractSealed(o->pkg, scratch.dir);
+        if (!x.ok()) return ReportError(x.error());
+        sealed = *x;
+      }
+      auto g = policy::GrantAccess(sealed, *pub, *rec, *exp, Now());
       if (!g.ok()) return ReportError(g.error());
       Status s = WriteFileAtomically(o->out, policy::GrantToJson(*g));
       if (!s.ok()) return ReportError(s.error());
@@ -159,7 +176,8 @@ void RegisterAccept(CLI::App& app, const GlobalOptions& global, Runner* run) {
     std::string pkg, identity, pass, out;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("accept", "Accept a release's licence: write a signed acceptance receipt");
+  auto* cmd =
+      app.add_subcommand("accept", "Accept a release's licence: write a signed acceptance receipt");
   cmd->footer(
       "Shows nothing new: run `weightgate policy show PKG` first. Writes a receipt naming the\n"
       "package, the policy digest and the licence, signed with --identity (an EC key from\n"
@@ -180,7 +198,8 @@ void RegisterAccept(CLI::App& app, const GlobalOptions& global, Runner* run) {
       std::string out = o->out.empty() ? "accept.receipt" : o->out;
       Status s = WriteFileAtomically(out, policy::ReceiptToJson(*r));
       if (!s.ok()) return ReportError(s.error());
-      if (!global.quiet) std::printf("wrote %s (accepted %s)\n", out.c_str(), loaded->policy.licence.id.c_str());
+      if (!global.quiet)
+        std::printf("wrote %s (accepted %s)\n", out.c_str(), loaded->policy.licence.id.c_str());
       return int(kExitOk);
     };
   });

@@ -78,7 +78,8 @@ void RegisterCheck(CLI::App& parent, const GlobalOptions& global, Runner* run) {
       if (ctx->receipt) {
         auto r = policy::VerifyReceiptFile(*ctx->receipt, loaded->digest);
         if (!r.ok()) {
-          std::fprintf(stderr, "weightgate: note: receipt not counted: %s\n", r.error().ToString().c_str());
+          std::fprintf(stderr, "weightgate: note: receipt not counted: %s\n",
+                       r.error().ToString().c_str());
           ctx->accepted = false;
           ctx->receipt.reset();
         }

@@ -27,8 +27,10 @@ struct GatingPackOptions {
 
 // Returns the folder to pack instead of model_dir (a sealed temporary folder) and updates
 // `spec` to list its files, or nullopt when the policy does not gate the weights.
-Result<std::optional<std::string>> SealForPack(const std::string& model_dir, const std::string& output,
-                                               package::PackageSpec* spec, const GatingPackOptions& o);
+Result<std::optional<std::string>> SealForPack(const std::string& model_dir,
+                                               const std::string& output,
+                                               package::PackageSpec* spec,
+                                               const GatingPackOptions& o);
 
 struct GatingUnpackOptions {
   std::string identity;
@@ -37,7 +39,12 @@ struct GatingUnpackOptions {
 };
 
 // Unpacks `pkg` into `out`, decrypting a gated/closed package with the grant.
-Result<package::UnpackResult> UnpackGated(const std::string& pkg, const package::UnpackOptions& options,
+Result<package::UnpackResult> UnpackGated(const std::string& pkg,
+                                          const package::UnpackOptions& options,
                                           const GatingUnpackOptions& g);
+
+// Extracts a sealed package's ciphertext, gating record and policy into `scratch` (for
+// `grant PKG` on a package). The caller removes it.
+Result<std::string> ExtractSealed(const std::string& pkg, const std::string& scratch);
 
 }  // namespace wg::cli

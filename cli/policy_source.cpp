@@ -11,7 +11,8 @@ namespace {
 
 Result<LoadedPolicy> FromText(const std::string& text, const std::string& source) {
   WG_ASSIGN_OR_RETURN(policy::Policy p, policy::ParsePolicy(text, source));
-  Digest d = HashBytes(HashAlgo::kSha256, Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  Digest d = HashBytes(HashAlgo::kSha256,
+                       Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
   return LoadedPolicy{std::move(p), d, source};
 }
 
@@ -29,11 +30,15 @@ Result<LoadedPolicy> LoadPolicyFrom(const std::string& target) {
       WG_ASSIGN_OR_RETURN(std::string text, reader->ReadVerified(l.descriptor, what, 1 << 20));
       return FromText(text, what);
     }
-    return Error::Usage("package carries no release policy (pack --policy FILE attaches one)").File(target);
+    return Error::Usage("package carries no release policy (pack --policy FILE attaches one)")
+        .File(target);
   }
   if (fs::is_directory(target, ec)) {
     fs::path p = fs::path(target) / "policy.yaml";
-    if (!fs::exists(p, ec)) return Error::Usage("no release policy here").File(target).Expected("a package or policy.yaml");
+    if (!fs::exists(p, ec))
+      return Error::Usage("no release policy here")
+          .File(target)
+          .Expected("a package or policy.yaml");
     WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(p.string(), 1 << 20));
     return FromText(text, p.string());
   }

@@ -12,17 +12,23 @@ namespace {
 using json = nlohmann::json;
 
 json Unsigned(const Receipt& r) {
-  return json{{"weightgate_receipt", 1},         {"package", r.package},
-              {"policy_digest", r.policy_digest}, {"licence", r.licence},
-              {"accepted_at", FormatUtcTime(r.accepted_at)}, {"identity", r.identity_pem}};
+  return json{{"weightgate_receipt", 1},
+              {"package", r.package},
+              {"policy_digest", r.policy_digest},
+              {"licence", r.licence},
+              {"accepted_at", FormatUtcTime(r.accepted_at)},
+              {"identity", r.identity_pem}};
 }
 
 }  // namespace
 
-std::string Receipt::SignedBytes() const { return "weightgate-receipt-v1\n" + Unsigned(*this).dump(); }
+std::string Receipt::SignedBytes() const {
+  return "weightgate-receipt-v1\n" + Unsigned(*this).dump();
+}
 
-Result<Receipt> IssueReceipt(const std::string& package, const Digest& policy_digest, const std::string& licence,
-                             const signing::EcKey& identity, int64_t now) {
+Result<Receipt> IssueReceipt(const std::string& package, const Digest& policy_digest,
+                             const std::string& licence, const signing::EcKey& identity,
+                             int64_t now) {
   Receipt r;
   r.package = package;
   r.policy_digest = policy_digest.Prefixed();
@@ -44,7 +50,8 @@ Result<Receipt> VerifyReceiptFile(const std::string& path, const Digest& policy_
   Receipt r;
   try {
     json j = json::parse(text);
-    if (j.at("weightgate_receipt") != 1) return Error::Unsupported("unknown receipt version").File(path);
+    if (j.at("weightgate_receipt") != 1)
+      return Error::Unsupported("unknown receipt version").File(path);
     r.package = j.at("package").get<std::string>();
     r.policy_digest = j.at("policy_digest").get<std::string>();
     r.licence = j.at("licence").get<std::string>();
@@ -56,10 +63,15 @@ Result<Receipt> VerifyReceiptFile(const std::string& path, const Digest& policy_
   }
   WG_ASSIGN_OR_RETURN(auto key, signing::EcKey::LoadPublicPem(r.identity_pem));
   if (!key.Verify(r.SignedBytes(), r.signature))
-    return Error::BadSignature("acceptance receipt signature does not verify").File(path).Field("signature");
+    return Error::BadSignature("acceptance receipt signature does not verify")
+        .File(path)
+        .Field("signature");
   if (r.policy_digest != policy_digest.Prefixed())
-    return Error::Mismatch("receipt accepts another policy").File(path).Field("policy_digest")
-        .Expected(policy_digest.Prefixed()).Found(r.policy_digest);
+    return Error::Mismatch("receipt accepts another policy")
+        .File(path)
+        .Field("policy_digest")
+        .Expected(policy_digest.Prefixed())
+        .Found(r.policy_digest);
   return r;
 }
 

@@ -19,13 +19,14 @@ struct Receipt {
   std::string policy_digest;  // "sha256:<hex>"
   std::string licence;        // licence id accepted
   int64_t accepted_at = 0;
-  std::string identity_pem;   // the accepting key's public key
+  std::string identity_pem;  // the accepting key's public key
   std::vector<uint8_t> signature;
   std::string SignedBytes() const;
 };
 
-Result<Receipt> IssueReceipt(const std::string& package, const Digest& policy_digest, const std::string& licence,
-                             const signing::EcKey& identity, int64_t now);
+Result<Receipt> IssueReceipt(const std::string& package, const Digest& policy_digest,
+                             const std::string& licence, const signing::EcKey& identity,
+                             int64_t now);
 std::string ReceiptToJson(const Receipt& r);
 // Parses and checks the signature (by the key inside) and the policy digest.
 Result<Receipt> VerifyReceiptFile(const std::string& path, const Digest& policy_digest);
