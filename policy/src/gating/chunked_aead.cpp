@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <future>
 #include <memory>
 #include <vector>
 
@@ -83,8 +84,40 @@ bool GcmChunk(bool encrypt, const Key256& key, const uint8_t* header, uint64_t i
   return EVP_DecryptFinal_ex(ctx.get(), out + len, &n) == 1;
 }
 
-// Chunks are processed in batches so the output buffer stays bounded (RSS flat).
-constexpr uint64_t kBatchBytes = 64ull << 20;
+// Chunks are processed in batches so the output buffers stay bounded (RSS flat). Two
+// buffers alternate: while the pool seals or opens batch k+1, batch k is being written, so
+// the crypto hides behind the I/O a plain copy also pays.
+constexpr uint64_t kBatchBytes = 16ull << 20;
+
+class OverlappedWriter {
+ public:
+  explicit OverlappedWriter(AtomicFile& out) : out_(out) {}
+  ~OverlappedWriter() { (void)Wait(); }
+  std::vector<uint8_t>& Next() { return bufs_[k_ & 1]; }
+  // Waits for the previous write, then writes `n` bytes of the current buffer in the background.
+  Status Submit(size_t n) {
+    WG_TRY(Wait());
+    const std::vector<uint8_t>& b = bufs_[k_ & 1];
+    pending_ =
+        std::async(std::launch::async, [this, &b, n] { return out_.Append(Bytes(b.data(), n)); });
+    ++k_;
+    return Ok();
+  }
+  Status Wait() {
+    if (!pending_.valid()) return Ok();
+    return pending_.get();
+  }
+  void Wipe() {
+    (void)Wait();
+    for (auto& b : bufs_) std::memset(b.data(), 0, b.size());
+  }
+
+ private:
+  AtomicFile& out_;
+  std::vector<uint8_t> bufs_[2];
+  std::future<Status> pending_;
+  uint64_t k_ = 0;
+};
 
 }  // namespace
 
@@ -130,8 +163,9 @@ Status EncryptStream(Bytes plaintext, const Key256& key, AtomicFile& out, uint32
 
   const uint64_t n = ChunkCount(plaintext.size(), chunk_size);
   const uint64_t per_batch = std::max<uint64_t>(1, kBatchBytes / chunk_size);
-  std::vector<uint8_t> buf;
+  OverlappedWriter writer(out);
   for (uint64_t first = 0; first < n; first += per_batch) {
+    std::vector<uint8_t>& buf = writer.Next();
     uint64_t count = std::min(per_batch, n - first);
     uint64_t begin = first * chunk_size;
     uint64_t end = std::min<uint64_t>(plaintext.size(), (first + count) * chunk_size);
@@ -149,9 +183,9 @@ Status EncryptStream(Bytes plaintext, const Key256& key, AtomicFile& out, uint32
       return Ok();
     });
     WG_TRY(s);
-    WG_TRY(out.Append(Bytes(buf.data(), buf.size())));
+    WG_TRY(writer.Submit(buf.size()));
   }
-  return Ok();
+  return writer.Wait();
 }
 
 Result<AeadReader> AeadReader::Open(Bytes encrypted, const Key256& key, std::string source) {
@@ -212,8 +246,9 @@ Status DecryptStream(Bytes encrypted, const Key256& key, const std::string& sour
                      AtomicFile& out) {
   WG_ASSIGN_OR_RETURN(AeadReader r, AeadReader::Open(encrypted, key, source));
   const uint64_t per_batch = std::max<uint64_t>(1, kBatchBytes / r.chunk_size());
-  std::vector<uint8_t> buf;
+  OverlappedWriter writer(out);
   for (uint64_t first = 0; first < r.chunk_count(); first += per_batch) {
+    std::vector<uint8_t>& buf = writer.Next();
     uint64_t count = std::min(per_batch, r.chunk_count() - first);
     buf.resize(count * r.chunk_size());
     std::vector<size_t> lens(count);
@@ -222,14 +257,14 @@ Status DecryptStream(Bytes encrypted, const Key256& key, const std::string& sour
       return Ok();
     });
     if (!s.ok()) {
-      std::memset(buf.data(), 0, buf.size());
+      writer.Wipe();  // no plaintext lingers in memory either
       return s;
     }
     size_t total = 0;
     for (size_t j = 0; j < count; ++j) total += lens[j];  // only the last chunk is short
-    WG_TRY(out.Append(Bytes(buf.data(), total)));
+    WG_TRY(writer.Submit(total));
   }
-  return Ok();
+  return writer.Wait();
 }
 
 Status EncryptFile(const std::string& in, const std::string& out, const Key256& key,
