@@ -246,6 +246,9 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     cmd->add_option("--identity", gate->identity, "Gated/closed: recipient private key");
     cmd->add_option("--grant", gate->grant, "Gated/closed: grant file from the publisher");
     cmd->add_option("--passphrase-file", gate->passphrase_file, "Passphrase of the identity key");
+    auto receipt = std::make_shared<std::string>();
+    cmd->add_option("--receipt", *receipt,
+                    "Acceptance receipt (weightgate accept), when the policy requires acceptance");
     cmd->add_flag("--json", *json, "Print the result as JSON");
     cmd->footer(
         "Examples:\n  weightgate unpack llama-7b.tar -o ./llama-7b\n"
@@ -256,6 +259,10 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         auto roles = ParseOnly(*only);
         if (!roles.ok()) return ReportError(roles.error());
         o.only = *roles;
+        if (Status a = CheckAcceptance(*pkg, *receipt); !a.ok()) {
+          ReportError(a.error());
+          return a.error().code() == ErrorCode::kUsage ? int(kExitNeedsLicence) : ExitCodeFor(a.error());
+        }
         auto r = UnpackGated(*pkg, o, *gate);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {

@@ -3,8 +3,10 @@
 #include <ctime>
 #include <filesystem>
 
+#include "policy_source.h"
 #include "weightgate/policy/grant.h"
 #include "weightgate/policy/policy.h"
+#include "weightgate/policy/receipt.h"
 #include "weightgate/policy/seal.h"
 #include "weightgate/signing/keys.h"
 
@@ -131,6 +133,24 @@ Result<package::UnpackResult> UnpackGated(const std::string& pkg,
 }  // namespace wg::cli
 
 namespace wg::cli {
+
+Status CheckAcceptance(const std::string& pkg, const std::string& receipt) {
+  WG_ASSIGN_OR_RETURN(package::PackageInfo info, package::Inspect(pkg));
+  bool has_policy = false;
+  for (const auto& l : info.layers) has_policy = has_policy || l.role == "policy";
+  if (!has_policy) return Ok();
+  WG_ASSIGN_OR_RETURN(LoadedPolicy loaded, LoadPolicyFrom(pkg));
+  if (!loaded.policy.licence.acceptance_required) return Ok();
+  if (receipt.empty())
+    return Error::Usage("the licence " + loaded.policy.licence.id +
+                        " must be accepted first: weightgate accept PKG --identity KEY -o "
+                        "R.receipt, then unpack --receipt R.receipt")
+        .File(pkg)
+        .Field("licence.acceptance");
+  WG_ASSIGN_OR_RETURN(policy::Receipt r, policy::VerifyReceiptFile(receipt, loaded.digest));
+  (void)r;
+  return Ok();
+}
 
 Result<std::string> ExtractSealed(const std::string& pkg, const std::string& scratch) {
   std::error_code ec;

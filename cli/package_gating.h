@@ -43,6 +43,10 @@ Result<package::UnpackResult> UnpackGated(const std::string& pkg,
                                           const package::UnpackOptions& options,
                                           const GatingUnpackOptions& g);
 
+// When the package's policy says `acceptance: required`, a receipt from `weightgate accept`
+// for this policy must be given; returns the refusal otherwise (the caller exits 7).
+Status CheckAcceptance(const std::string& pkg, const std::string& receipt);
+
 // Extracts a sealed package's ciphertext, gating record and policy into `scratch` (for
 // `grant PKG` on a package). The caller removes it.
 Result<std::string> ExtractSealed(const std::string& pkg, const std::string& scratch);

@@ -65,22 +65,34 @@ TEST_F(PolicyPackage, ClosedReleaseEndToEnd) {
   r = RunCli({"policy", "check", pkg, "--context", dir_ / "ctx.yaml"});
   EXPECT_EQ(r.exit_code, 6) << r.err;
 
+  // The closed licence requires acceptance: no receipt, no unpack.
+  r = RunCli({"unpack", pkg, "-o", dir_ / "out", "--identity", dir_ / "alice.key"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+  ASSERT_EQ(RunCli({"keygen", "-o", dir_ / "signer"}).exit_code, 0);
+  r = RunCli({"accept", pkg, "--identity", dir_ / "signer.key", "-o", dir_ / "r.receipt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string receipt = dir_ / "r.receipt";
+
   // No identity: refused, nothing written.
-  r = RunCli({"unpack", pkg, "-o", dir_ / "out"});
+  r = RunCli({"unpack", pkg, "-o", dir_ / "out", "--receipt", receipt});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("encrypted"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
   // Bob was not admitted: no grant for him in the package.
-  r = RunCli({"unpack", pkg, "-o", dir_ / "out", "--identity", dir_ / "bob.key"});
+  r = RunCli(
+      {"unpack", pkg, "-o", dir_ / "out", "--identity", dir_ / "bob.key", "--receipt", receipt});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
   EXPECT_FALSE(fs::exists(dir_ / "out.wg-sealed"));
 
   // Alice (X25519) and corp (RSA-4096) find their grants inside the package.
-  r = RunCli({"unpack", pkg, "-o", dir_ / "alice-out", "--identity", dir_ / "alice.key"});
+  r = RunCli({"unpack", pkg, "-o", dir_ / "alice-out", "--identity", dir_ / "alice.key",
+              "--receipt", receipt});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ExpectModel(dir_ / "alice-out");
-  r = RunCli({"unpack", pkg, "-o", dir_ / "corp-out", "--identity", dir_ / "corp.key"});
+  r = RunCli({"unpack", pkg, "-o", dir_ / "corp-out", "--identity", dir_ / "corp.key", "--receipt",
+              receipt});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ExpectModel(dir_ / "corp-out");
 
@@ -89,12 +101,12 @@ TEST_F(PolicyPackage, ClosedReleaseEndToEnd) {
               dir_ / "bob.pub", "-o", dir_ / "bob.grant"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = RunCli({"unpack", pkg, "-o", dir_ / "bob-out", "--identity", dir_ / "bob.key", "--grant",
-              dir_ / "bob.grant"});
+              dir_ / "bob.grant", "--receipt", receipt});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ExpectModel(dir_ / "bob-out");
   // Alice cannot use bob's grant.
   r = RunCli({"unpack", pkg, "-o", dir_ / "x", "--identity", dir_ / "alice.key", "--grant",
-              dir_ / "bob.grant"});
+              dir_ / "bob.grant", "--receipt", receipt});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "x"));
 }
@@ -104,9 +116,11 @@ TEST_F(PolicyPackage, OpenWeightsPolicyLayerAndAcceptanceReceipt) {
   std::string pol = SourcePath("examples/policies/open-weights-llama3.1.yaml");
   auto r = RunCli({"pack", model_, "-o", pkg, "--policy", pol});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = RunCli({"unpack", pkg, "-o", dir_ / "out"});  // open weights: no gating
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ExpectModel(dir_ / "out");
+  // Open weights are not encrypted, but this licence must be accepted before unpacking.
+  r = RunCli({"unpack", pkg, "-o", dir_ / "out"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("must be accepted first"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
 
   WriteText(dir_ / "no.yaml", "mau: 10\noperation: run\naccepted: false\n");
   r = RunCli({"policy", "check", pkg, "--context", dir_ / "no.yaml", "--json"});
@@ -120,6 +134,9 @@ TEST_F(PolicyPackage, OpenWeightsPolicyLayerAndAcceptanceReceipt) {
             "mau: 10\noperation: run\naccepted: " + (dir_ / "user.receipt") + "\n");
   r = RunCli({"policy", "check", pkg, "--context", dir_ / "yes.yaml", "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = RunCli({"unpack", pkg, "-o", dir_ / "out", "--receipt", dir_ / "user.receipt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectModel(dir_ / "out");
 
   // A receipt for another policy does not count.
   r = RunCli({"policy", "check", SourcePath("examples/policies/research-only-llama1.yaml"),
@@ -133,6 +150,9 @@ TEST_F(PolicyPackage, OpenWeightsPolicyLayerAndAcceptanceReceipt) {
   WriteText(dir_ / "user.receipt", text);
   r = RunCli({"policy", "check", pkg, "--context", dir_ / "yes.yaml"});
   EXPECT_EQ(r.exit_code, 7) << r.err;
+  r = RunCli({"unpack", pkg, "-o", dir_ / "out2", "--receipt", dir_ / "user.receipt"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;  // the receipt's signature no longer verifies
+  EXPECT_FALSE(fs::exists(dir_ / "out2"));
 }
 
 }  // namespace
