@@ -61,9 +61,9 @@ BENCHMARK_CAPTURE(BM_Convert, BF16_to_F16, wg::DType::kBF16, wg::DType::kF16)->A
 BENCHMARK_CAPTURE(BM_Convert, F32_to_F16, wg::DType::kF32, wg::DType::kF16)->Arg(1)->Arg(0);
 BENCHMARK_CAPTURE(BM_Convert, BF16_to_F32, wg::DType::kBF16, wg::DType::kF32)->Arg(1)->Arg(0);
 BENCHMARK_CAPTURE(BM_Convert, F32_to_BF16, wg::DType::kF32, wg::DType::kBF16)->Arg(1);
-BENCHMARK_CAPTURE(BM_Convert, F32_to_Q8_0, wg::DType::kF32, wg::DType::kQ8_0)->Arg(1);
-BENCHMARK_CAPTURE(BM_Convert, F32_to_Q4_0, wg::DType::kF32, wg::DType::kQ4_0)->Arg(1);
-BENCHMARK_CAPTURE(BM_Convert, BF16_to_Q8_0, wg::DType::kBF16, wg::DType::kQ8_0)->Arg(1);
+BENCHMARK_CAPTURE(BM_Convert, F32_to_Q8_0, wg::DType::kF32, wg::DType::kQ8_0)->Arg(1)->Arg(0);
+BENCHMARK_CAPTURE(BM_Convert, F32_to_Q4_0, wg::DType::kF32, wg::DType::kQ4_0)->Arg(1)->Arg(0);
+BENCHMARK_CAPTURE(BM_Convert, BF16_to_Q8_0, wg::DType::kBF16, wg::DType::kQ8_0)->Arg(1)->Arg(0);
 BENCHMARK_CAPTURE(BM_Convert, Q8_0_to_F32, wg::DType::kQ8_0, wg::DType::kF32)->Arg(1);
 
 }  // namespace

@@ -8,9 +8,11 @@ model.safetensors of >= 2 GB, the stories260K SentencePiece tokenizer), then tim
   the gguf package doing the same cast: BF16 -> F16 (numpy) or -> Q8_0
   (gguf.quants.quantize), written with gguf.GGUFWriter
 
-each in a fresh process, reporting wall time, throughput (input bytes / second) and
-peak RSS (ru_maxrss from wait4). The input is read once before timing so both tools
-start from a warm page cache. Run with the venv python: build/venv/bin/python.
+each in a fresh process, reporting wall time, throughput (input bytes per wall
+second), CPU time, peak RSS (ru_maxrss from wait4) and peak anonymous RSS
+(sampled). The input is read once before timing so both tools start from a warm
+page cache. Run with the venv python: build/venv/bin/python. A 2 GB run takes a
+few minutes; it is not part of ctest.
 """
 import argparse
 import json
@@ -24,6 +26,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N_HEADS, N_KV_HEADS = 32, 8  # Llama-2-7B's query heads; grouped-query KV heads as in Llama 3
 
 
 def make_model(folder, layers, dim, hidden, n_heads, n_kv_heads, vocab=512):
@@ -79,43 +82,118 @@ def make_model(folder, layers, dim, hidden, n_heads, n_kv_heads, vocab=512):
 
 
 PEER = r'''
+# The gguf package's path as convert_hf_to_gguf.py takes it: all tensor infos
+# first, then each tensor read, cast and written in turn (what convert_hf_to_gguf's
+# lazy tensors amount to), so memory holds one tensor at a time, as in weightgate.
+# attn q/k are permuted from HF's rotary halves to GGUF's interleaved pairs.
 import json, sys, numpy as np, gguf
-src, out, dtype = sys.argv[1], sys.argv[2], sys.argv[3]
+src, out, dtype, n_head, n_kv = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+T = gguf.GGMLQuantizationType
 raw = np.memmap(src, dtype=np.uint8, mode="r")
 n = int.from_bytes(raw[:8].tobytes(), "little")
 header = json.loads(raw[8:8 + n].tobytes())
 base = 8 + n
-w = gguf.GGUFWriter(out, "llama")
-for name, info in header.items():
-    if name == "__metadata__":
-        continue
+items = [(k, v) for k, v in header.items() if k != "__metadata__"]
+
+def target(shape):
+    if len(shape) == 1:
+        return T.F32
+    return T.Q8_0 if dtype == "q8_0" and shape[-1] % 32 == 0 else T.F16
+
+def permute(w, heads):
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, w.shape[1]).swapaxes(1, 2).reshape(w.shape)
+
+def load(name, info):
     b, e = info["data_offsets"]
     u16 = raw[base + b:base + e].view(np.uint16).reshape(info["shape"])
     f32 = (u16.astype(np.uint32) << 16).view(np.float32)
-    if dtype == "q8_0" and f32.ndim == 2 and f32.shape[-1] % 32 == 0:
-        w.add_tensor(name, gguf.quants.quantize(f32, gguf.GGMLQuantizationType.Q8_0),
-                     raw_dtype=gguf.GGMLQuantizationType.Q8_0)
-    elif f32.ndim == 1:
-        w.add_tensor(name, f32)
-    else:
-        w.add_tensor(name, f32.astype(np.float16))
+    if name.endswith("q_proj.weight"):
+        f32 = permute(f32, n_head)
+    elif name.endswith("k_proj.weight"):
+        f32 = permute(f32, n_kv)
+    return f32
+
+w = gguf.GGUFWriter(out, "llama")
+for name, info in items:
+    t = target(info["shape"])
+    block, size = gguf.GGML_QUANT_SIZES[t]
+    w.add_tensor_info(name, info["shape"], np.dtype(np.float32), int(np.prod(info["shape"])) // block * size, raw_dtype=t)
 w.write_header_to_file()
 w.write_kv_data_to_file()
-w.write_tensors_to_file()
+w.write_ti_data_to_file()
+for name, info in items:
+    w.write_tensor_data(gguf.quants.quantize(load(name, info), target(info["shape"])))
 w.close()
 '''
 
 
+def anon_rss(pid):
+    """Resident anonymous memory of pid in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run(cmd):
+    """Wall time, CPU time (user + system), peak RSS (ru_maxrss) and peak
+    anonymous RSS (sampled every 20 ms). CPU time is the figure to trust on a
+    shared machine, where wall time includes waiting for the other tenants.
+
+    ru_maxrss counts the pages of a memory-mapped input the tool has touched, so
+    for two tools that both mmap the model it is mostly the model's size; the
+    anonymous figure is the memory the tool itself allocated."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
+    peak_anon = 0
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid != 0:
+            break
+        peak_anon = max(peak_anon, anon_rss(p.pid))
+        time.sleep(0.02)
     wall = time.perf_counter() - t0
     err = p.stderr.read().decode()
     p.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{err}")
-    return wall, usage.ru_maxrss * 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, peak_anon
+
+
+HF_TO_GGUF = {
+    "model.embed_tokens": "token_embd", "model.norm": "output_norm", "lm_head": "output",
+    "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+    "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+
+
+def gguf_name(hf):
+    stem = hf.removesuffix(".weight")
+    if stem.startswith("model.layers."):
+        _, _, i, rest = stem.split(".", 3)
+        return f"blk.{i}.{HF_TO_GGUF[rest]}.weight"
+    return HF_TO_GGUF[stem] + ".weight"
+
+
+def same_tensors(weightgate_out, peer_out):
+    """How many of the peer's tensors weightgate wrote byte for byte (same type too):
+    checks that the two tools did the same work."""
+    import gguf
+    wg = {t.name: t for t in gguf.GGUFReader(weightgate_out).tensors}
+    equal, total = 0, 0
+    for t in gguf.GGUFReader(peer_out).tensors:
+        total += 1
+        other = wg.get(gguf_name(t.name))
+        if other is not None and other.tensor_type == t.tensor_type and \
+                np.array_equal(np.asarray(other.data).view(np.uint8), np.asarray(t.data).view(np.uint8)):
+            equal += 1
+    return equal, total
 
 
 def main():
@@ -126,46 +204,64 @@ def main():
     ap.add_argument("--dim", type=int, default=4096)
     ap.add_argument("--hidden", type=int, default=11008)
     ap.add_argument("--repeat", type=int, default=2, help="runs per tool; the best is reported")
-    ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--only", choices=("weightgate", "gguf-py"), help="time one tool only")
+    ap.add_argument("--compare", nargs=2, metavar=("WEIGHTGATE_GGUF", "PEER_GGUF"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.compare:
+        print(*same_tensors(*args.compare))
+        return
 
     work = args.workdir or tempfile.mkdtemp(prefix="wg-bench-")
     model = os.path.join(work, "hf")
     st = os.path.join(model, "model.safetensors")
     if not os.path.exists(st):
         print(f"generating synthetic model in {model} ...", file=sys.stderr)
-        make_model(model, args.layers, args.dim, args.hidden, 32, 8)
+        make_model(model, args.layers, args.dim, args.hidden, N_HEADS, N_KV_HEADS)
     size = os.path.getsize(st)
     with open(st, "rb") as f:  # warm the page cache for both tools alike
         while f.read(64 << 20):
             pass
-    rows = []
+    rows, agreement = [], {}
     for dtype in ("f16", "q8_0"):
-        out = os.path.join(work, f"out-{dtype}.gguf")
-        tools = [("weightgate", [args.binary, "convert", model, out, "--dtype", dtype, "--quiet"])]
-        if not args.skip_peer:
-            tools.append(("gguf-py " + __import__("gguf").__name__,
-                          [sys.executable, "-c", PEER, st, out, dtype]))
-        for tool, cmd in tools:
+        outs = {}
+        tools = []
+        if args.only != "gguf-py":
+            out = os.path.join(work, f"out-{dtype}-weightgate.gguf")
+            tools.append(("weightgate", out, [args.binary, "--quiet", "convert", model, out, "--dtype", dtype]))
+        if args.only != "weightgate":
+            out = os.path.join(work, f"out-{dtype}-gguf-py.gguf")
+            tools.append(("gguf-py", out, [sys.executable, "-c", PEER, st, out, dtype, str(N_HEADS), str(N_KV_HEADS)]))
+        for tool, out, cmd in tools:
             best = None
             for _ in range(args.repeat):
                 if os.path.exists(out):
                     os.remove(out)
-                wall, rss = run(cmd)
-                if best is None or wall < best[0]:
-                    best = (wall, rss)
-            rows.append((dtype, tool.split()[0], size, best[0], best[1]))
+                result = run(cmd)
+                if best is None or result[0] < best[0]:
+                    best = result
+            rows.append((dtype, tool, size, *best))
+            outs[tool] = out
+        if len(outs) == 2:
+            # In a child: mapping two multi-GB outputs here would raise this process's
+            # RSS, which every later fork inherits into its ru_maxrss before exec.
+            p = subprocess.run([sys.executable, os.path.abspath(__file__), "--compare",
+                                outs["weightgate"], outs["gguf-py"]], capture_output=True, text=True, check=True)
+            agreement[dtype] = tuple(int(x) for x in p.stdout.split())
+        for out in outs.values():
             os.remove(out)
-    print(f"input: {size / 1e9:.2f} GB BF16 safetensors, {os.cpu_count()} CPUs")
-    print("| conversion | tool | seconds | GB/s | peak RSS (MB) |")
-    print("|---|---|---|---|---|")
+    print(f"input: {size / 1e9:.2f} GB BF16 safetensors, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print("| conversion | tool | wall s | GB/s (wall) | CPU s | peak RSS (MB) | peak anonymous RSS (MB) |")
+    print("|---|---|---|---|---|---|---|")
     by = {}
-    for dtype, tool, size, wall, rss in rows:
+    for dtype, tool, size, wall, cpu, rss, anon in rows:
         by[(dtype, tool)] = wall
-        print(f"| BF16 -> {dtype.upper()} | {tool} | {wall:.2f} | {size / wall / 1e9:.2f} | {rss / 1e6:.0f} |")
-    if not args.skip_peer:
+        print(f"| BF16 -> {dtype.upper()} | {tool} | {wall:.2f} | {size / wall / 1e9:.2f} | {cpu:.2f} "
+              f"| {rss / 1e6:.0f} | {anon / 1e6:.0f} |")
+    if args.only is None:
         for dtype in ("f16", "q8_0"):
-            print(f"speed-up BF16 -> {dtype.upper()}: {by[(dtype, 'gguf-py')] / by[(dtype, 'weightgate')]:.1f}x")
+            print(f"speed-up BF16 -> {dtype.upper()}: {by[(dtype, 'gguf-py')] / by[(dtype, 'weightgate')]:.1f}x; "
+                  f"tensors byte-identical between the two outputs: {agreement[dtype][0]}/{agreement[dtype][1]}")
     if not args.workdir:
         shutil.rmtree(work)
 

@@ -18,12 +18,14 @@ int main(int argc, char** argv) {
   RegisterInspect(app, global, &run);
   RegisterScan(app, global, &run);
   RegisterConvert(app, global, &run);
+  RegisterPackageVerbs(app, global, &run);
+  RegisterPush(app, global, &run);
+  RegisterPull(app, global, &run);
   RegisterKeygen(app, global, &run);
   RegisterSign(app, global, &run);
   RegisterVerify(app, global, &run);
   RegisterPolicy(app, global, &run);
   RegisterGating(app, global, &run);
-  RegisterPackageVerbs(app, global, &run);
 
   try {
     app.parse(argc, argv);

@@ -288,6 +288,8 @@ TEST(GgufRead, RefusesBrokenRules) {
   };
   EXPECT_GGUF_ERROR(with([](TwoTensors& t) { t.name1 = "a"; }), EC::kMalformed,
                     "duplicate tensor name");
+  EXPECT_GGUF_ERROR(with([](TwoTensors& t) { t.name0 = "a\xff"; }), EC::kMalformed,
+                    "tensor name is not valid UTF-8");
   EXPECT_GGUF_ERROR(with([](TwoTensors& t) { t.name0 = std::string(64, 'n'); }), EC::kMalformed,
                     "tensor name too long");
   EXPECT_GGUF_ERROR(with([](TwoTensors& t) {
@@ -353,6 +355,8 @@ TEST(GgufRead, RefusesBrokenMetadata) {
   EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 0, 1).bytes()), EC::kUnsupported,
                     "GGUF version not supported");
   EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 0, 4).bytes()), EC::kUnsupported, "version");
+  EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 0, 0x03000000).bytes()), EC::kUnsupported,
+                    "big-endian");
   EXPECT_TRUE(Parse(dir, Builder().Header(0, 0, 2).bytes()).ok());
   EXPECT_TRUE(Parse(dir, Builder().Header(0, 0).bytes()).ok());
   EXPECT_GGUF_ERROR(Parse(dir, Builder().Header(0, 1ull << 60).bytes()), EC::kMalformed,
@@ -379,6 +383,8 @@ TEST(GgufRead, RefusesBrokenMetadata) {
       EC::kMalformed, "general.alignment must be a U32");
   EXPECT_GGUF_ERROR(one_kv([](Builder& b) { b.KeyType("k", GgufType::kString).Str("v").Zeros(3); }),
                     EC::kMalformed, "trailing bytes");
+  EXPECT_GGUF_ERROR(one_kv([](Builder& b) { b.KeyType("k\xc3", GgufType::kU8).U8(1); }),
+                    EC::kMalformed, "metadata key is not valid UTF-8");
   {
     Builder b;
     b.Header(0, 2).KeyType("k", GgufType::kU8).U8(1).KeyType("k", GgufType::kU8).U8(2);
@@ -391,6 +397,16 @@ TEST(GgufRead, RefusesBrokenMetadata) {
     for (int k = 0; k < 17; ++k) b.I32(static_cast<int32_t>(GgufType::kArray)).U64(1);
     b.I32(0).U64(0);
     EXPECT_GGUF_ERROR(Parse(dir, b.bytes()), EC::kUnsupported, "nested too deeply");
+  }
+  {
+    // 2^22 + 1 one-byte elements: a 4 MiB file that would take ~400 MiB once read.
+    Builder b;
+    b.Header(0, 1)
+        .KeyType("big", GgufType::kArray)
+        .I32(0)
+        .U64((1u << 22) + 1)
+        .Zeros((1u << 22) + 1);
+    EXPECT_GGUF_ERROR(Parse(dir, b.bytes()), EC::kUnsupported, "too many array elements");
   }
   // A failing array element is named with its index.
   auto r = one_kv([](Builder& b) {
@@ -598,6 +614,7 @@ TEST(GgufWrite, RefusesBadInputAndLeavesNothingBehind) {
   cases.push_back(
       {"duplicate metadata key", write({{"a", GgufValue::U32(1)}, {"a", GgufValue::U32(2)}}, {})});
   cases.push_back({"does not fit its type", write({{"a", big_u8}}, {})});
+  cases.push_back({"key is not valid UTF-8", write({{"a\x80", GgufValue::U32(1)}}, {})});
   cases.push_back({"does not fit its type", write({{"a", small_i16}}, {})});
   cases.push_back({"different type than the array",
                    write({{"a", GgufValue::Array(GgufType::kU32, {GgufValue::I32(1)})}}, {})});

@@ -15,6 +15,7 @@
 #include <random>
 
 #include "support/test_util.h"
+#include "weightgate/formats/gguf.h"
 
 namespace wg {
 namespace {
@@ -170,6 +171,33 @@ TEST(Llama2c, TokenizerChoice) {
   EXPECT_EQ(refused.error().offset().value_or(0), 8u);
   EXPECT_NE(refused.error().message().find("\"-\""), std::string::npos);
   EXPECT_TRUE(ReadLlama2c(dir / "model.bin", "-").ok());
+}
+
+// The same comparison through weightgate's own GGUF reader (no Python needed).
+TEST(Llama2c, EqualsGgufThroughReadGguf) {
+  auto m = ReadLlama2c(kBin, "-");
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  auto g = ReadGguf(kGguf);
+  ASSERT_TRUE(g.ok()) << g.error().ToString();
+  ASSERT_EQ(g->catalog.tensors.size(), m->catalog.tensors.size() + 1);
+  for (const TensorInfo& gt : g->catalog.tensors) {
+    const TensorInfo* t =
+        m->catalog.Find(gt.name == "output.weight" ? "token_embd.weight" : gt.name);
+    ASSERT_NE(t, nullptr) << gt.name;
+    EXPECT_EQ(gt.dtype, t->dtype) << gt.name;
+    EXPECT_EQ(gt.shape, t->shape) << gt.name;
+    EXPECT_EQ(Data(gt), Data(*t)) << gt.name
+                                  << (gt.name.find("attn_") != std::string::npos
+                                          ? " (no Q/K permutation expected)"
+                                          : "");
+  }
+  // The config agrees with the GGUF's llama.* keys (except context_length: 2048 there).
+  EXPECT_EQ(g->Find("llama.embedding_length")->AsUint(), 64u);
+  EXPECT_EQ(g->Find("llama.feed_forward_length")->AsUint(), 172u);
+  EXPECT_EQ(g->Find("llama.block_count")->AsUint(), 5u);
+  EXPECT_EQ(g->Find("llama.attention.head_count")->AsUint(), 8u);
+  EXPECT_EQ(g->Find("llama.attention.head_count_kv")->AsUint(), 4u);
+  EXPECT_EQ(g->Find("llama.rope.dimension_count")->AsUint(), 8u) << "head size";
 }
 
 // --- fixtures from the Python side ---

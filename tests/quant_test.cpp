@@ -112,25 +112,30 @@ TEST(Quant, QuantizeMatchesGgufPy) {
   SKIP_WITHOUT_ORACLE(rc);
   ASSERT_EQ(rc, 0);
 
-  std::vector<BlockQ8_0> q8(n / 32);
-  QuantizeRowQ8_0(x.data(), q8.data(), n);
   const auto want8 = test::ReadAll(dir / "q8");
-  ASSERT_EQ(want8.size(), q8.size() * sizeof(BlockQ8_0));
-  size_t bad8 = 0;
-  for (size_t b = 0; b < q8.size(); ++b)
-    if (std::memcmp(&q8[b], want8.data() + b * 34, 34) != 0 && bad8++ < 5)
-      ADD_FAILURE() << "Q8_0 block " << b << " differs from gguf-py";
-  EXPECT_EQ(bad8, 0u);
-
-  std::vector<BlockQ4_0> q4(n / 32);
-  QuantizeRowQ4_0(x.data(), q4.data(), n);
   const auto want4 = test::ReadAll(dir / "q4");
-  ASSERT_EQ(want4.size(), q4.size() * sizeof(BlockQ4_0));
-  size_t bad4 = 0;
-  for (size_t b = 0; b < q4.size(); ++b)
-    if (std::memcmp(&q4[b], want4.data() + b * 18, 18) != 0 && bad4++ < 5)
-      ADD_FAILURE() << "Q4_0 block " << b << " differs from gguf-py";
-  EXPECT_EQ(bad4, 0u);
+  ASSERT_EQ(want8.size(), n / 32 * sizeof(BlockQ8_0));
+  ASSERT_EQ(want4.size(), n / 32 * sizeof(BlockQ4_0));
+  for (bool simd : {true, false}) {
+    SCOPED_TRACE(simd ? "simd" : "scalar");
+    SetSimdForTesting(simd);
+    std::vector<BlockQ8_0> q8(n / 32);
+    QuantizeRowQ8_0(x.data(), q8.data(), n);
+    size_t bad8 = 0;
+    for (size_t b = 0; b < q8.size(); ++b)
+      if (std::memcmp(&q8[b], want8.data() + b * 34, 34) != 0 && bad8++ < 5)
+        ADD_FAILURE() << "Q8_0 block " << b << " differs from gguf-py";
+    EXPECT_EQ(bad8, 0u);
+
+    std::vector<BlockQ4_0> q4(n / 32);
+    QuantizeRowQ4_0(x.data(), q4.data(), n);
+    size_t bad4 = 0;
+    for (size_t b = 0; b < q4.size(); ++b)
+      if (std::memcmp(&q4[b], want4.data() + b * 18, 18) != 0 && bad4++ < 5)
+        ADD_FAILURE() << "Q4_0 block " << b << " differs from gguf-py";
+    EXPECT_EQ(bad4, 0u);
+  }
+  SetSimdForTesting(true);
 
   // FromF32 is the same code behind a byte pointer that need not be aligned.
   std::vector<uint8_t> bytes(want8.size() + 1);
@@ -323,6 +328,24 @@ TEST(QuantSimd, SameBitsAsScalarForEveryInput) {
     uint16_t h;
     std::memcpy(&h, simd.data() + 2 * i, 2);
     ASSERT_EQ(h, F32ToF16(BitsFloat(bits[i]))) << std::hex << bits[i];
+  }
+}
+
+// Blocks with NaNs and infinities have no reference values worth matching, but the
+// vector quantizers must still give what the scalar reference code gives.
+TEST(QuantSimd, QuantizersMatchScalarOnNonFiniteBlocks) {
+  if (!SimdAvailable()) GTEST_SKIP() << "this CPU lacks AVX2/F16C; only the scalar path runs";
+  std::vector<float> x = QuantInputs();
+  std::mt19937 rng(77);
+  const float specials[] = {NAN, -NAN, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX, 1e-40f, 0.0f};
+  for (int b = 0; b < 400; ++b)
+    for (int j = 0; j < 32; ++j)
+      x.push_back(rng() % 4 ? static_cast<float>(static_cast<int>(rng() % 200) - 100)
+                            : specials[rng() % 8]);
+  const uint64_t n = x.size();
+  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+    auto [simd, scalar] = BothWays(DType::kF32, x.data(), t, n);
+    EXPECT_TRUE(simd == scalar) << Name(t);
   }
 }
 

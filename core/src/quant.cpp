@@ -169,6 +169,17 @@ constexpr uint64_t kChunk = 4096;
 }  // namespace
 
 void QuantizeRowQ8_0(const float* x, BlockQ8_0* y, uint64_t n) {
+  if (simd::SimdAvailable()) return simd::QuantizeQ8_0(x, y, n / 32);
+  simd::QuantizeRowQ8_0Scalar(x, y, n);
+}
+
+void QuantizeRowQ4_0(const float* x, BlockQ4_0* y, uint64_t n) {
+  if (simd::SimdAvailable()) return simd::QuantizeQ4_0(x, y, n / 32);
+  simd::QuantizeRowQ4_0Scalar(x, y, n);
+}
+
+// The reference quantizers, statement by statement (ggml-quants.c).
+void simd::QuantizeRowQ8_0Scalar(const float* x, BlockQ8_0* y, uint64_t n) {
   const uint64_t nb = n / 32;
   for (uint64_t i = 0; i < nb; ++i, x += 32) {
     float amax = 0.0f;
@@ -178,12 +189,12 @@ void QuantizeRowQ8_0(const float* x, BlockQ8_0* y, uint64_t n) {
     }
     const float d = amax / ((1 << 7) - 1);
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = F32ToF16(d);
+    y[i].d = wg::F32ToF16(d);
     for (int j = 0; j < 32; ++j) y[i].qs[j] = ToInt8(std::round(x[j] * id));
   }
 }
 
-void QuantizeRowQ4_0(const float* x, BlockQ4_0* y, uint64_t n) {
+void simd::QuantizeRowQ4_0Scalar(const float* x, BlockQ4_0* y, uint64_t n) {
   const uint64_t nb = n / 32;
   for (uint64_t i = 0; i < nb; ++i, x += 32) {
     float amax = 0.0f;  // absolute max
@@ -196,7 +207,7 @@ void QuantizeRowQ4_0(const float* x, BlockQ4_0* y, uint64_t n) {
     }
     const float d = max / -8;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = F32ToF16(d);
+    y[i].d = wg::F32ToF16(d);
     // The reference writes (int8_t)(x*id + 8.5f), and its result depends on whether the
     // compiler fuses the multiply-add: llama.cpp's usual builds (x86-64 with FMA, ARM64)
     // fuse, and gguf-py reproduces the fused result. x*id is exact in double and, near

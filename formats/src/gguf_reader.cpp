@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "gguf_internal.h"
+#include "safetensors_internal.h"
 #include "weightgate/core/byte_reader.h"
 
 namespace wg {
@@ -22,7 +23,7 @@ using namespace gguf_detail;
 // Every array element becomes a GgufValue (about 100 bytes), so a file of one-byte
 // elements would cost 100 times its size in memory. Real files hold around a million
 // (vocabulary, scores, token types, merges); this bounds a hostile one.
-constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 23;
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 22;
 // Nested arrays recurse; a hostile file must not exhaust the stack.
 constexpr int kMaxArrayDepth = 16;
 // Arrays longer than this are summarized in the catalogue's metadata JSON.
@@ -186,6 +187,11 @@ Result<RawTensorInfo> ReadTensorInfo(ByteReader& r, MetadataParser& p, uint64_t 
   auto fail = [&](std::string message) {
     return Error::Malformed(std::move(message)).File(r.file()).Offset(t.info_offset).Field(t.name);
   };
+  if (auto bad = safetensors_detail::FindInvalidUtf8(t.name))
+    return Error::Malformed("tensor name is not valid UTF-8")
+        .File(r.file())
+        .Offset(t.info_offset + 8 + *bad)
+        .Field(what + " name");
   if (t.name.size() > kMaxNameBytes)
     return fail("tensor name too long")
         .Expected("at most " + std::to_string(kMaxNameBytes) + " bytes")
@@ -255,6 +261,14 @@ Result<GgufFile> ReadGguf(const std::string& path) {
         .Expected("\"GGUF\" (0x46554747)")
         .Found(Hex32(magic));
   WG_ASSIGN_OR_RETURN(g.version, r.Read<uint32_t>("version"));
+  if (g.version == 0x02000000 || g.version == 0x03000000)
+    return Error::Unsupported("big-endian GGUF files are not supported")
+        .File(path)
+        .Offset(4)
+        .Field("version")
+        .Expected("a little-endian file (version 3 reads as 3)")
+        .Found(std::to_string(g.version) + ", which is version " +
+               std::to_string(__builtin_bswap32(g.version)) + " byte-swapped");
   if (g.version != 2 && g.version != 3)
     return Error::Unsupported("GGUF version not supported")
         .File(path)
@@ -286,6 +300,13 @@ Result<GgufFile> ReadGguf(const std::string& path) {
     const uint64_t at = r.offset();
     GgufKV kv;
     WG_ASSIGN_OR_RETURN(kv.key, parser.ReadString("key of kv #" + std::to_string(k)));
+    // Keys and tensor names become JSON object keys and command-line output; string
+    // values stay as they are (some vocabularies hold raw bytes).
+    if (auto bad = safetensors_detail::FindInvalidUtf8(kv.key))
+      return Error::Malformed("metadata key is not valid UTF-8")
+          .File(path)
+          .Offset(at + 8 + *bad)
+          .Field("key of kv #" + std::to_string(k));
     if (!keys.insert(kv.key).second)
       return Error::Malformed("duplicate metadata key").File(path).Offset(at).Field(kv.key);
     const uint64_t type_at = r.offset();

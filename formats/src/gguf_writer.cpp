@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "gguf_internal.h"
+#include "safetensors_internal.h"
 #include "weightgate/core/byte_reader.h"
 
 namespace wg {
@@ -134,6 +135,8 @@ Status CheckAlignment(const std::vector<GgufKV>& kvs, uint32_t alignment) {
 
 // Appends the tensor info for `s` at data-section offset `offset`.
 Status PutTensorInfo(HeaderBuffer& out, const TensorWriteSpec& s, uint64_t offset) {
+  if (safetensors_detail::FindInvalidUtf8(s.name))
+    return Error::Usage("tensor name is not valid UTF-8").Field(s.name);
   if (s.name.size() > kMaxNameBytes)
     return Error::Usage("tensor name too long for llama.cpp")
         .Field(s.name)
@@ -205,6 +208,8 @@ Result<std::string> BuildHeader(const std::vector<GgufKV>& kvs,
   std::unordered_set<std::string_view> keys;
   for (const GgufKV& kv : kvs) {
     if (!keys.insert(kv.key).second) return Error::Usage("duplicate metadata key").Field(kv.key);
+    if (safetensors_detail::FindInvalidUtf8(kv.key))
+      return Error::Usage("metadata key is not valid UTF-8").Field(kv.key);
     h.PutString(kv.key);
     h.Put<int32_t>(static_cast<int32_t>(kv.value.type));
     Status s = PutValue(h, kv.value, kv.key);

@@ -32,6 +32,7 @@ struct ConvertReport {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::vector<std::string> outputs;  // files written
+  std::vector<std::string> notes;    // things a user should know (dtype fallbacks, no tokenizer)
 };
 
 Result<ConvertReport> Convert(const std::string& in, const std::string& out,

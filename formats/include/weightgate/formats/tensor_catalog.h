@@ -45,8 +45,8 @@ struct TensorInfo {
 
 struct TensorCatalog {
   Format format = Format::kSafetensors;
-  std::vector<std::string> files;     // the files read, in order (shards, tokenizer)
-  std::vector<TensorInfo> tensors;    // in file order
+  std::vector<std::string> files;   // the files read, in order (shards, tokenizer)
+  std::vector<TensorInfo> tensors;  // in file order
   // Format metadata, for display and for converters: safetensors' __metadata__ (a
   // string map), GGUF key/values (arrays longer than 64 elements summarized only in
   // Summarize(); the full values are in the GGUF reader), llama2.c's config, a
@@ -78,11 +78,15 @@ struct OpenOptions {
   std::string tokenizer;  // llama2.c: tokenizer file to use instead of the one found beside
 };
 
-// Detects the format of `path` (a file, a sharded safetensors index, or a folder holding
-// one model) and reads its catalogue.
+// Detects the format of `path` (a file, a sharded safetensors or PyTorch index, or a folder
+// holding one model: model.safetensors.index.json, one *.safetensors, pytorch_model*.bin
+// shards, one *.gguf or one llama2.c checkpoint) and reads its catalogue.
 Result<TensorCatalog> OpenCatalog(const std::string& path, const OpenOptions& options = {});
 
-// Detects a file's format from its first bytes and name; nullopt if unknown.
+// The format of what OpenCatalog would read at `path` (a file by its first bytes, then its
+// name; an index by its name; a folder by the model files in it); nullopt if unknown.
+// llama2.c files have no magic in v0: they are recognised by a consistent header that
+// predicts the exact file size.
 std::optional<Format> DetectFormat(const std::string& path);
 
 }  // namespace wg

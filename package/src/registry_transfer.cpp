@@ -1,0 +1,200 @@
+// PushPackage / PullPackage: the package layout on one side, a registry on the other.
+#include "weightgate/package/registry_transfer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "weightgate/core/file.h"
+#include "weightgate/package/oci_layout.h"
+
+namespace wg::package {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string BlobPath(const std::string& root, const std::string& digest) {
+  return (fs::path(root) / "blobs" / "sha256" / digest.substr(7)).string();
+}
+
+Status SyncPath(const std::string& path, bool dir) {
+  int fd = ::open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return Error::FromErrno("open", path);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Error::FromErrno("fsync", path);
+  return Ok();
+}
+
+}  // namespace
+
+std::string PullStagingPath(const std::string& out_path) {
+  fs::path p = fs::absolute(fs::path(out_path)).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  return (p.parent_path() / ("." + p.filename().string() + ".pull")).string();
+}
+
+Result<PushResult> PushPackage(const std::string& package_path, const ImageReference& ref,
+                               const RegistryOptions& options, const std::string& local_tag) {
+  WG_ASSIGN_OR_RETURN(auto reader, oci::LayoutReader::Open(package_path));
+  oci::Descriptor mdesc;
+  WG_ASSIGN_OR_RETURN(oci::Manifest manifest, reader->ReadManifest(local_tag, &mdesc));
+  // The manifest's own bytes, verified: re-serialising could change its digest.
+  WG_ASSIGN_OR_RETURN(std::string manifest_bytes, reader->ReadVerified(mdesc, "manifest"));
+  if (!ref.digest.empty() && ref.digest != mdesc.digest)
+    return Error::Mismatch("the reference names another manifest digest than the package holds")
+        .File(package_path)
+        .Expected(ref.digest)
+        .Found(mdesc.digest);
+
+  std::vector<std::pair<oci::Descriptor, std::string>> blobs;
+  blobs.emplace_back(manifest.config, "config");
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    std::string path = manifest.layers[i].Annotation(oci::kAnnotationFilepath);
+    blobs.emplace_back(manifest.layers[i],
+                       "layer " + std::to_string(i) + (path.empty() ? "" : " (" + path + ")"));
+  }
+  PushResult result;
+  std::set<std::string> seen;
+  for (const auto& [d, what] : blobs)
+    if (seen.insert(d.digest).second) result.blob_bytes += d.size;
+
+  WG_ASSIGN_OR_RETURN(auto client, RegistryClient::Create(ref.ApiHost(), options));
+  client->BeginProgress("push " + ref.ToString(), result.blob_bytes);
+  seen.clear();
+  for (const auto& [d, what] : blobs) {
+    if (!seen.insert(d.digest).second) continue;  // a blob named twice goes once
+    WG_ASSIGN_OR_RETURN(oci::BlobData data, reader->Blob(d, what));
+    Status s =
+        client->PushBlob(ref.repository, d.digest, data.file->path(), data.offset, data.size);
+    if (!s.ok()) return std::move(s).error().Field(what);
+  }
+  client->EndProgress();
+  std::string target = ref.tag.empty() ? mdesc.digest : ref.tag;
+  std::string media_type =
+      mdesc.media_type.empty() ? std::string(oci::kOciManifest) : mdesc.media_type;
+  WG_ASSIGN_OR_RETURN(result.manifest_digest,
+                      client->PushManifest(ref.repository, target, media_type, manifest_bytes));
+  result.manifest_size = manifest_bytes.size();
+  result.stats = client->stats();
+  return result;
+}
+
+namespace {
+
+Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_path,
+                            const std::string& staging, const RegistryOptions& options) {
+  std::error_code ec;
+  bool tar = EndsWith(out_path, ".tar");
+
+  WG_ASSIGN_OR_RETURN(auto client, RegistryClient::Create(ref.ApiHost(), options));
+  WG_ASSIGN_OR_RETURN(FetchedManifest fetched,
+                      client->PullManifest(ref.repository, ref.ManifestRef()));
+  if (!ref.digest.empty() && fetched.digest != ref.digest)
+    return Error::Mismatch("manifest digest differs from the reference")
+        .Expected(ref.digest)
+        .Found(fetched.digest);
+  if (!fetched.media_type.empty() && fetched.media_type != oci::kOciManifest)
+    return Error::Unsupported("only OCI image manifests can be pulled as a package")
+        .Field(ref.ToString())
+        .Expected(std::string(oci::kOciManifest))
+        .Found(fetched.media_type);
+  // Parsing validates every descriptor: sha256 digests only, so no name can leave blobs/.
+  WG_ASSIGN_OR_RETURN(oci::Manifest manifest,
+                      oci::Manifest::Parse(fetched.bytes, ref.ToString() + " manifest"));
+
+  fs::create_directories(fs::path(staging) / "blobs" / "sha256", ec);
+  if (ec) return Error::Io("cannot create the staging folder: " + ec.message()).File(staging);
+
+  // Layers, then config, then manifest: the order pack writes, so that pulling a packed .tar
+  // gives back the same bytes.
+  std::vector<oci::Descriptor> blobs = manifest.layers;
+  blobs.push_back(manifest.config);
+  PullResult result;
+  std::set<std::string> seen;
+  for (const auto& d : blobs)
+    if (seen.insert(d.digest).second) result.blob_bytes += d.size;
+  client->BeginProgress("pull " + ref.ToString(), result.blob_bytes);
+  seen.clear();
+  for (const auto& d : blobs) {
+    if (!seen.insert(d.digest).second) continue;
+    WG_TRY(client->PullBlob(ref.repository, d.digest, static_cast<int64_t>(d.size),
+                            BlobPath(staging, d.digest)));
+  }
+  client->EndProgress();
+
+  oci::Descriptor mdesc;
+  mdesc.media_type = std::string(oci::kOciManifest);
+  mdesc.digest = fetched.digest;
+  mdesc.size = fetched.bytes.size();
+  mdesc.artifact_type = manifest.artifact_type;
+  if (!ref.tag.empty()) mdesc.annotations[std::string(oci::kAnnotationRefName)] = ref.tag;
+  oci::Index index;
+  index.manifests.push_back(mdesc);
+
+  if (tar) {
+    oci::WriterOptions wo;
+    wo.tar = true;
+    WG_ASSIGN_OR_RETURN(auto writer, oci::LayoutWriter::Create(out_path, wo));
+    seen.clear();
+    for (const auto& d : blobs) {
+      if (!seen.insert(d.digest).second) continue;
+      WG_ASSIGN_OR_RETURN(oci::Descriptor added,
+                          writer->AddFile(BlobPath(staging, d.digest), d.media_type));
+      if (added.digest != d.digest)  // the staging folder changed under us
+        return Error::Mismatch("staged blob changed before it was written")
+            .File(BlobPath(staging, d.digest))
+            .Expected(d.digest)
+            .Found(added.digest);
+    }
+    WG_ASSIGN_OR_RETURN(oci::Descriptor added, writer->AddBytes(fetched.bytes, oci::kOciManifest));
+    (void)added;
+    WG_TRY(writer->Commit(index));
+    fs::remove_all(staging, ec);
+  } else {
+    // Leftovers of an earlier, different pull into the same output do not belong here.
+    seen.insert(fetched.digest);
+    for (const auto& e : fs::directory_iterator(fs::path(staging) / "blobs" / "sha256", ec))
+      if (!seen.count("sha256:" + e.path().filename().string())) fs::remove_all(e.path(), ec);
+    WG_TRY(WriteFileAtomically(BlobPath(staging, fetched.digest), fetched.bytes));
+    WG_TRY(WriteFileAtomically((fs::path(staging) / oci::kOciLayoutFile).string(),
+                               oci::kOciLayoutContent));
+    WG_TRY(WriteFileAtomically((fs::path(staging) / oci::kIndexFile).string(), index.Serialize()));
+    WG_TRY(SyncPath((fs::path(staging) / "blobs" / "sha256").string(), true));
+    WG_TRY(SyncPath(staging, true));
+    if (fs::exists(fs::symlink_status(out_path, ec)))
+      return Error::Usage("output appeared while pulling; staging kept")
+          .File(out_path)
+          .Found(staging);
+    if (::rename(staging.c_str(), out_path.c_str()) != 0)
+      return Error::FromErrno("rename", out_path);
+    WG_TRY(SyncPath(fs::path(fs::absolute(out_path)).parent_path().string(), true));
+  }
+  result.manifest_digest = fetched.digest;
+  result.stats = client->stats();
+  return result;
+}
+
+}  // namespace
+
+Result<PullResult> PullPackage(const ImageReference& ref, const std::string& out_path,
+                               const RegistryOptions& options) {
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(out_path, ec)))
+    return Error::Usage("output already exists; remove it or choose another path").File(out_path);
+  std::string staging = PullStagingPath(out_path);
+  auto r = PullInto(ref, out_path, staging, options);
+  // A transfer that failed (network, disk) keeps its staging folder so the next pull resumes;
+  // content that is wrong (digest, malformed manifest, missing blob) is not worth keeping.
+  if (!r.ok() && r.error().code() != ErrorCode::kIo) fs::remove_all(staging, ec);
+  return r;
+}
+
+}  // namespace wg::package
