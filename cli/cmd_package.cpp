@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "package_gating.h"
 #include "weightgate/package/package.h"
 
 namespace wg::cli {
@@ -181,6 +182,13 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     cmd->add_option("--tag", opts->tag, "Tag in the index (default: the package version)");
     auto policy = std::make_shared<std::string>();
     cmd->add_option("--policy", *policy, "Release policy (YAML) to carry as the policy layer");
+    auto gate = std::make_shared<GatingPackOptions>();
+    cmd->add_option("--publisher-key", gate->publisher_key,
+                    "Gated/closed: publisher EC key that seals the weights and signs grants");
+    cmd->add_option("--passphrase-file", gate->passphrase_file, "Passphrase of the publisher key");
+    cmd->add_option("--recipient", gate->recipients, "Gated/closed: recipient public keys admitted now")
+        ->expected(1, -1);
+    cmd->add_option("--expires", gate->expires, "Expiry of the initial grants (UTC date)");
     cmd->add_flag("--no-reflink", *no_reflink, "Copy file data even where a reflink is possible");
     cmd->footer(
         "Examples:\n  weightgate pack ./llama-7b -o llama-7b.tar\n"
@@ -199,7 +207,14 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
           if (!layer.ok()) return ReportError(layer.error());
           o.extra_layers.push_back(*layer);
         }
-        auto r = package::Pack(*dir, *spec, o);
+        gate->policy_file = *policy;
+        auto sealed = SealForPack(*dir, o.output, &*spec, *gate);
+        if (!sealed.ok()) return ReportError(sealed.error());
+        auto r = package::Pack(sealed->value_or(*dir), *spec, o);
+        if (*sealed) {
+          std::error_code ec;
+          fs::remove_all(**sealed, ec);
+        }
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
           ojson j = {{"package", o.output},
@@ -227,6 +242,13 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     cmd->add_option("--only", *only,
                     "Comma-separated roles: weights,config,tokenizer,license,docs,code,dataset");
     cmd->add_option("--ref", opts->ref, "Manifest tag when the index holds several");
+    auto gate = std::make_shared<GatingUnpackOptions>();
+    cmd->add_option("--identity", gate->identity, "Gated/closed: recipient private key");
+    cmd->add_option("--grant", gate->grant, "Gated/closed: grant file from the publisher");
+    cmd->add_option("--passphrase-file", gate->passphrase_file, "Passphrase of the identity key");
+    auto receipt = std::make_shared<std::string>();
+    cmd->add_option("--receipt", *receipt,
+                    "Acceptance receipt (weightgate accept), when the policy requires acceptance");
     cmd->add_flag("--json", *json, "Print the result as JSON");
     cmd->footer(
         "Examples:\n  weightgate unpack llama-7b.tar -o ./llama-7b\n"
@@ -237,7 +259,11 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         auto roles = ParseOnly(*only);
         if (!roles.ok()) return ReportError(roles.error());
         o.only = *roles;
-        auto r = package::Unpack(*pkg, o);
+        if (Status a = CheckAcceptance(*pkg, *receipt); !a.ok()) {
+          ReportError(a.error());
+          return a.error().code() == ErrorCode::kUsage ? int(kExitNeedsLicence) : ExitCodeFor(a.error());
+        }
+        auto r = UnpackGated(*pkg, o, *gate);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
           ojson j = {{"output", o.output}, {"files", r->files}, {"bytes", r->bytes}};

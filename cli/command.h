@@ -49,5 +49,7 @@ void RegisterSign(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterHash(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterPolicy(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterGating(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

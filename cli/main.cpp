@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   RegisterVerify(app, global, &run);
   RegisterHash(app, global, &run);
   RegisterGpuCheck(app, global, &run);
+  RegisterPolicy(app, global, &run);
+  RegisterGating(app, global, &run);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,54 @@
+// How pack/unpack apply a release policy's gating to OCI packages.
+//
+// pack --policy FILE: a gated or closed policy requires --publisher-key; the model folder is
+// sealed (policy/seal.h: every file chunk-encrypted, gating record, initial grants) into a
+// temporary folder beside the output, and that folder is what gets packed, with the policy
+// as its policy layer. unpack: a package holding a gating record needs --identity and
+// --grant; it is extracted to a temporary folder (ciphertext only) and unsealed into the
+// output, so the output holds plaintext only if every check passed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weightgate/core/error.h"
+#include "weightgate/package/package.h"
+
+namespace wg::cli {
+
+struct GatingPackOptions {
+  std::string policy_file;
+  std::string publisher_key;
+  std::string passphrase_file;
+  std::vector<std::string> recipients;
+  std::string expires;
+};
+
+// Returns the folder to pack instead of model_dir (a sealed temporary folder) and updates
+// `spec` to list its files, or nullopt when the policy does not gate the weights.
+Result<std::optional<std::string>> SealForPack(const std::string& model_dir,
+                                               const std::string& output,
+                                               package::PackageSpec* spec,
+                                               const GatingPackOptions& o);
+
+struct GatingUnpackOptions {
+  std::string identity;
+  std::string grant;
+  std::string passphrase_file;
+};
+
+// Unpacks `pkg` into `out`, decrypting a gated/closed package with the grant.
+Result<package::UnpackResult> UnpackGated(const std::string& pkg,
+                                          const package::UnpackOptions& options,
+                                          const GatingUnpackOptions& g);
+
+// When the package's policy says `acceptance: required`, a receipt from `weightgate accept`
+// for this policy must be given; returns the refusal otherwise (the caller exits 7).
+Status CheckAcceptance(const std::string& pkg, const std::string& receipt);
+
+// Extracts a sealed package's ciphertext, gating record and policy into `scratch` (for
+// `grant PKG` on a package). The caller removes it.
+Result<std::string> ExtractSealed(const std::string& pkg, const std::string& scratch);
+
+}  // namespace wg::cli
