@@ -2,6 +2,7 @@
 // Each verb lives in its own cmd_*.cpp and only parses, calls a library, and prints.
 #include <cstdio>
 
+#include "cmd_package.h"
 #include "command.h"
 #include "weightgate/core/progress.h"
 
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   RegisterKeygen(app, global, &run);
   RegisterSign(app, global, &run);
   RegisterVerify(app, global, &run);
+  RegisterPackageVerbs(app, global, &run);
 
   try {
     app.parse(argc, argv);
