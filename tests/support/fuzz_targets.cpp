@@ -129,11 +129,9 @@ int OciTar(const uint8_t* data, size_t size) {
 
 const std::vector<Target>& AllTargets() {
   static const std::vector<Target> targets = {
-      {"safetensors", Safetensors}, {"gguf", Gguf},
-      {"pickle", Pickle},           {"pytorch_zip", PytorchZip},
-      {"llama2c", Llama2c},         {"llama2c_tokenizer", Llama2cTokenizer},
-      {"oms_bundle", OmsBundle},    {"oci_json", OciJson},
-      {"oci_tar", OciTar},
+      {"safetensors", Safetensors}, {"gguf", Gguf},        {"pickle", Pickle},
+      {"pytorch_zip", PytorchZip},  {"llama2c", Llama2c},  {"llama2c_tokenizer", Llama2cTokenizer},
+      {"oms_bundle", OmsBundle},    {"oci_json", OciJson}, {"oci_tar", OciTar},
   };
   return targets;
 }

@@ -13,15 +13,15 @@
 
 namespace wg::fuzz {
 
-int Safetensors(const uint8_t* data, size_t size);   // ReadSafetensors (header + layout)
-int Gguf(const uint8_t* data, size_t size);          // ReadGguf (+ metadata JSON)
-int Pickle(const uint8_t* data, size_t size);        // pickle machine and scanner on raw bytes
-int PytorchZip(const uint8_t* data, size_t size);    // ReadPyTorch + ScanPickles on a file
-int Llama2c(const uint8_t* data, size_t size);       // checkpoint header/layout
+int Safetensors(const uint8_t* data, size_t size);       // ReadSafetensors (header + layout)
+int Gguf(const uint8_t* data, size_t size);              // ReadGguf (+ metadata JSON)
+int Pickle(const uint8_t* data, size_t size);            // pickle machine and scanner on raw bytes
+int PytorchZip(const uint8_t* data, size_t size);        // ReadPyTorch + ScanPickles on a file
+int Llama2c(const uint8_t* data, size_t size);           // checkpoint header/layout
 int Llama2cTokenizer(const uint8_t* data, size_t size);  // tokenizer.bin
-int OmsBundle(const uint8_t* data, size_t size);     // Sigstore bundle + in-toto statement
-int OciJson(const uint8_t* data, size_t size);       // OCI manifest and index JSON
-int OciTar(const uint8_t* data, size_t size);        // OCI layout tar: entries, index, manifest
+int OmsBundle(const uint8_t* data, size_t size);         // Sigstore bundle + in-toto statement
+int OciJson(const uint8_t* data, size_t size);           // OCI manifest and index JSON
+int OciTar(const uint8_t* data, size_t size);            // OCI layout tar: entries, index, manifest
 
 struct Target {
   const char* name;  // folder name under tests/fuzz/regressions and corpus/
