@@ -105,8 +105,8 @@ void KillCampaign(const std::function<std::vector<std::string>(const std::string
       EXPECT_EQ(rc, 0);
     if (fs::exists(dest)) valid(dest);
   }
-  RecordProperty(name + "_killed", killed);
-  RecordProperty(name + "_clean_us", static_cast<int>(clean));
+  ::testing::Test::RecordProperty(name + "_killed", killed);
+  ::testing::Test::RecordProperty(name + "_clean_us", static_cast<int>(clean));
 }
 
 TEST(KillTest, SignLeavesNoSignatureOrAValidOne) {
