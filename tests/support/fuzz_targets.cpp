@@ -121,8 +121,7 @@ int OciJson(const uint8_t* data, size_t size) {
 int OciTar(const uint8_t* data, size_t size) {
   MemFile f(data, size);
   if (!f.ok()) return 0;
-  auto r = oci::LayoutReader::Open(f.path());
-  if (r.ok()) (void)(*r)->ReadManifest();
+  // Open (tar entries, oci-layout, index.json), ReadManifest, config, layer roles.
   (void)package::Inspect(f.path());
   return 0;
 }
