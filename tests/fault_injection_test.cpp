@@ -69,7 +69,9 @@ uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
       }
       EXPECT_TRUE(injected);
       EXPECT_FALSE(s.ok() && !fs::exists(dest)) << "succeeded without writing";
-      if (!s.ok()) EXPECT_EQ(s.error().code(), ErrorCode::kIo) << s.error().ToString();
+      if (!s.ok()) {
+        EXPECT_EQ(s.error().code(), ErrorCode::kIo) << s.error().ToString();
+      }
       if (fs::exists(dest)) valid(dest);
       std::vector<std::string> keep = inputs_in_dir;
       keep.push_back("out");
