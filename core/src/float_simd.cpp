@@ -10,6 +10,7 @@
 #include "weightgate/core/half.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define WG_SIMD_TARGET __attribute__((target("avx2,f16c")))
 #endif
@@ -20,7 +21,11 @@ namespace {
 bool CpuHasSimd() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // F16C through CPUID (leaf 1, ECX bit 29): clang does not know "f16c" as a
+  // __builtin_cpu_supports feature, and the clang builds (fuzz, sanitizers) need this file.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  return __builtin_cpu_supports("avx2") && (ecx & bit_F16C) != 0;
 #else
   return false;
 #endif

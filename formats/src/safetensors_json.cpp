@@ -88,6 +88,11 @@ Result<nlohmann::ordered_json> ParseJsonNoDuplicates(std::string_view text, cons
     std::string what = e.what();
     if (size_t bracket = what.find("] "); bracket != std::string::npos) what.erase(0, bracket + 2);
     return Error::Malformed("invalid JSON: " + what).File(file).Offset(base + pos);
+  } catch (const Json::exception& e) {
+    // Not only parse_error: a number too large for a double (1e999) is out_of_range (406).
+    std::string what = e.what();
+    if (size_t bracket = what.find("] "); bracket != std::string::npos) what.erase(0, bracket + 2);
+    return Error::Malformed("invalid JSON: " + what).File(file).Offset(base);
   }
   if (duplicate)
     return Error::Malformed("duplicate JSON key")

@@ -123,6 +123,9 @@ Result<Bundle> Bundle::Parse(std::string_view text) {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     return Error::Malformed(std::string("bundle is not JSON: ") + e.what()).Offset(e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double is out_of_range (406).
+    return Error::Malformed(std::string("bundle is not JSON: ") + e.what());
   }
   if (!j.is_object()) return Bad("bundle", "not a JSON object");
   Bundle b;

@@ -129,6 +129,10 @@ Result<ModelManifest> ManifestFromStatement(std::string_view payload) {
     return Error::Malformed(std::string("signed statement is not JSON: ") + e.what())
         .Field("dsseEnvelope.payload")
         .Offset(e.byte);
+  } catch (const json::exception& e) {
+    // Not only parse_error: a number too large for a double is out_of_range (406).
+    return Error::Malformed(std::string("signed statement is not JSON: ") + e.what())
+        .Field("dsseEnvelope.payload");
   }
   if (!j.is_object()) return Bad("statement", "not a JSON object");
   WG_ASSIGN_OR_RETURN(std::string type, Str(j, "_type", "statement"));

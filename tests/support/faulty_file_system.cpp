@@ -1,0 +1,81 @@
+#include "faulty_file_system.h"
+
+#include <cerrno>
+
+namespace wg::test {
+namespace {
+
+class FaultyWritableFile final : public WritableFile {
+ public:
+  FaultyWritableFile(FaultyFileSystem& fs, std::unique_ptr<WritableFile> real, std::string path)
+      : fs_(fs), real_(std::move(real)), path_(std::move(path)) {}
+
+  Status Append(Bytes data) override {
+    bool short_write = fs_.NextFails() && fs_.fault() == Fault::kShortWrite && data.size() > 1;
+    Status s = fs_.Tick("write", path_);
+    if (!s.ok()) {
+      if (short_write) (void)real_->Append(data.first(data.size() / 2));
+      return s;
+    }
+    return real_->Append(data);
+  }
+  Status Sync() override {
+    WG_TRY(fs_.Tick("fsync", path_));
+    return real_->Sync();
+  }
+  Status Close() override {
+    WG_TRY(fs_.Tick("close", path_));
+    return real_->Close();
+  }
+  uint64_t Size() const override { return real_->Size(); }
+
+ private:
+  FaultyFileSystem& fs_;
+  std::unique_ptr<WritableFile> real_;
+  std::string path_;
+};
+
+}  // namespace
+
+Status FaultyFileSystem::Tick(const std::string& what, const std::string& path) {
+  uint64_t op = ops_++;
+  if (op != fail_at_) return Ok();
+  injected_ = true;
+  errno = fault_ == Fault::kIo ? EIO : ENOSPC;
+  return Error::FromErrno("injected fault: " + what + " #" + std::to_string(op), path);
+}
+
+Result<std::unique_ptr<WritableFile>> FaultyFileSystem::NewWritableFile(const std::string& path) {
+  WG_ASSIGN_OR_RETURN(auto real, real_.NewWritableFile(path));
+  return std::unique_ptr<WritableFile>(new FaultyWritableFile(*this, std::move(real), path));
+}
+
+Status FaultyFileSystem::Rename(const std::string& from, const std::string& to) {
+  WG_TRY(Tick("rename", to));
+  return real_.Rename(from, to);
+}
+
+Status FaultyFileSystem::Remove(const std::string& path) {
+  return real_.Remove(path);
+}
+
+Status FaultyFileSystem::SyncDir(const std::string& dir) {
+  WG_TRY(Tick("fsync directory", dir));
+  return real_.SyncDir(dir);
+}
+
+Status FaultyFileSystem::CreateDir(const std::string& dir) {
+  WG_TRY(Tick("mkdir", dir));
+  return real_.CreateDir(dir);
+}
+
+ScopedFaultyFileSystem::ScopedFaultyFileSystem(uint64_t fail_at, Fault fault)
+    : fs_(FileSystem::Default(), fail_at, fault) {
+  FileSystem::SetDefaultForTesting(&fs_);
+}
+
+ScopedFaultyFileSystem::~ScopedFaultyFileSystem() {
+  FileSystem::SetDefaultForTesting(nullptr);
+}
+
+}  // namespace wg::test
