@@ -120,16 +120,16 @@ TEST(CliPackage, TamperedPackageExitsOneAndLeavesNothing) {
 TEST(CliPackage, PolicyLayerFromPackIsShownByInspectAndNotUnpacked) {
   TempDir t;
   std::string model = MakeModel(t);
-  test::WriteText(t / "policy.yaml", "tier: 2\nrequires: [licence-acceptance]\n");
-  auto p = RunCli({"pack", model, "-o", t / "p.tar", "--policy", t / "policy.yaml"});
+  const std::string policy = test::SourcePath("examples/policies/open-apache-2.0.yaml");
+  auto p = RunCli({"pack", model, "-o", t / "p.tar", "--policy", policy});
   ASSERT_EQ(p.exit_code, 0) << p.err;
   auto text = RunCli({"inspect", t / "p.tar"});
-  EXPECT_NE(text.out.find("policy     tier 2"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("tier open"), std::string::npos) << text.out;
   auto js = nlohmann::json::parse(RunCli({"inspect", "--json", t / "p.tar"}).out);
-  EXPECT_EQ(js["policy"]["tier"], "2");
+  EXPECT_EQ(js["policy"]["tier"], "open");
   EXPECT_EQ(js["layers"][0]["mediaType"], "application/vnd.weightgate.policy.v1+yaml");
   ASSERT_EQ(RunCli({"unpack", t / "p.tar", "-o", t / "out"}).exit_code, 0);
-  EXPECT_FALSE(fs::exists(t / "out/policy.yaml"));
+  EXPECT_FALSE(fs::exists(t / "out/open-apache-2.0.yaml"));
   test::WriteText(t / "bad.yaml", "tier: [unclosed\n");
   auto bad = RunCli({"pack", model, "-o", t / "q.tar", "--policy", t / "bad.yaml"});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
