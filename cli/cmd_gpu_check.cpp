@@ -38,8 +38,8 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
     nlohmann::ordered_json j;
     j["path"] = o.path;
     j["format"] = FormatName(model->format);
-    j["model"] = {{"dim", c.dim},         {"hidden_dim", c.hidden_dim}, {"layers", c.n_layers},
-                  {"heads", c.n_heads},   {"kv_heads", c.n_kv_heads},   {"vocab", c.vocab_size},
+    j["model"] = {{"dim", c.dim},        {"hidden_dim", c.hidden_dim}, {"layers", c.n_layers},
+                  {"heads", c.n_heads},  {"kv_heads", c.n_kv_heads},   {"vocab", c.vocab_size},
                   {"context", c.seq_len}};
     j["devices"] = nlohmann::ordered_json::array();
     for (const auto& g : gpus)
@@ -65,8 +65,7 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
     return code;
   }
   std::printf("model: %s (%s; dim %d, %d layers, %d/%d heads, vocab %d)\n", o.path.c_str(),
-              FormatName(model->format), c.dim, c.n_layers, c.n_heads, c.n_kv_heads,
-              c.vocab_size);
+              FormatName(model->format), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size);
   for (const auto& g : gpus)
     std::printf("gpu %d: %s, sm_%d%d, %.1f GiB\n", g.index, g.name.c_str(), g.compute_major,
                 g.compute_minor, g.memory_bytes / double(1ull << 30));
@@ -99,7 +98,8 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "the CPU reference only (no GPU visible, or no CUDA pass in this build).\n\n"
       "Example:\n"
       "  weightgate gpu-check stories260K.bin --prompt 'Once upon a time' --tokens 64 --json");
-  cmd->callback([run, o, &global] { *run = [o, &global] { return RunGpuCheck(*o, global.quiet); }; });
+  cmd->callback(
+      [run, o, &global] { *run = [o, &global] { return RunGpuCheck(*o, global.quiet); }; });
 }
 
 }  // namespace wg::cli

@@ -9,8 +9,7 @@ namespace wg {
 
 Result<SmokePass> RunCpuSmoke(const LlamaModel& model, const SmokeOptions& options) {
   if (!model.tokenizer)
-    return Error::Usage("the model has no tokenizer: name one with --tokenizer")
-        .File(model.source);
+    return Error::Usage("the model has no tokenizer: name one with --tokenizer").File(model.source);
   if (options.tokens < 0) return Error::Usage("--tokens must be >= 0");
   SmokePass pass;
   pass.device = "cpu";
