@@ -161,7 +161,12 @@ TEST_F(ConvertTest, PyTorchStridedViewsAreMaterialized) {
 // Converting a 96 MiB checkpoint stays within a small resident set: chunks are bounded and
 // the input's pages are released as they are consumed.
 TEST(ConvertMemory, PeakRssDoesNotGrowWithTheModel) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WG_TEST_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(WG_TEST_UNDER_ASAN)
   GTEST_SKIP() << "AddressSanitizer's shadow memory inflates the resident set";
 #endif
   TempDir dir;

@@ -1,5 +1,6 @@
 #include "weightgate/policy/chunked_aead.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
@@ -109,7 +110,8 @@ class OverlappedWriter {
   }
   void Wipe() {
     (void)Wait();
-    for (auto& b : bufs_) std::memset(b.data(), 0, b.size());
+    for (auto& b : bufs_)
+      if (!b.empty()) OPENSSL_cleanse(b.data(), b.size());  // plaintext must not linger
   }
 
  private:
