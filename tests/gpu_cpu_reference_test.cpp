@@ -167,3 +167,36 @@ TEST(GpuCheckCli, NonModelInputIsAUsageError) {
 
 }  // namespace
 }  // namespace wg
+
+namespace wg {
+namespace {
+
+// Our own llama2.c -> Hugging Face conversion, read back through the HF names and the
+// rotate-halves RoPE layout, computes the same logits as the original checkpoint.
+TEST(CpuReferenceHuggingFace, ConvertedFolderMatchesTheFloat64Reference) {
+  test::TempDir dir;
+  auto conv =
+      test::RunCli({"-q", "convert", TestData(kLlama2c), dir / "hf", "--to", "safetensors"});
+  ASSERT_EQ(conv.exit_code, 0) << conv.err;
+  auto m = LoadLlamaModel(dir / "hf");
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  EXPECT_EQ(m->config.rope_layout, RopeLayout::kHalves);
+  nlohmann::json ref = LoadJson("models/stories260K/reference_logits.json");
+  const auto& c = ref["cases"][1];
+  CpuReference cpu(*m, 64);
+  const std::vector<float>* logits = nullptr;
+  int pos = 0;
+  for (int32_t t : c["tokens_fed"].get<std::vector<int32_t>>()) {
+    auto r = cpu.Forward(t, pos++);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    logits = *r;
+  }
+  std::vector<double> want = c["logits"].get<std::vector<double>>();
+  double max_err = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    max_err = std::max(max_err, std::abs((*logits)[i] - want[i]));
+  EXPECT_LT(max_err, 1e-4);
+}
+
+}  // namespace
+}  // namespace wg

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "convert_internal.h"
+#include "weightgate/formats/llama_names.h"
 
 namespace wg::convert_detail {
 namespace {
@@ -287,3 +288,11 @@ std::vector<GgufKV> LlamaGgufKVs(const LlamaParams& p, uint32_t file_type) {
 }
 
 }  // namespace wg::convert_detail
+
+namespace wg {
+
+std::optional<std::string> LlamaGgufNameOf(const std::string& hf_name) {
+  return convert_detail::HfToGgufName(hf_name);
+}
+
+}  // namespace wg

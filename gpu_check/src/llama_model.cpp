@@ -1,11 +1,11 @@
 #include "weightgate/gpu_check/llama_model.h"
 
 #include <filesystem>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "weightgate/formats/gguf.h"
 #include "weightgate/formats/llama2c.h"
+#include "weightgate/formats/llama_names.h"
 
 namespace wg {
 namespace fs = std::filesystem;
@@ -155,32 +155,6 @@ Result<LlamaModel> FromGguf(const std::string& path) {
   return model;
 }
 
-// Hugging Face Llama names -> GGUF names; empty for tensors the forward pass ignores.
-std::string GgufNameOf(const std::string& hf) {
-  static const std::map<std::string, std::string> kTop = {
-      {"model.embed_tokens.weight", "token_embd.weight"},
-      {"model.norm.weight", "output_norm.weight"},
-      {"lm_head.weight", "output.weight"}};
-  static const std::map<std::string, std::string> kLayer = {
-      {"input_layernorm.weight", "attn_norm.weight"},
-      {"self_attn.q_proj.weight", "attn_q.weight"},
-      {"self_attn.k_proj.weight", "attn_k.weight"},
-      {"self_attn.v_proj.weight", "attn_v.weight"},
-      {"self_attn.o_proj.weight", "attn_output.weight"},
-      {"post_attention_layernorm.weight", "ffn_norm.weight"},
-      {"mlp.gate_proj.weight", "ffn_gate.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"},
-      {"mlp.up_proj.weight", "ffn_up.weight"}};
-  if (auto it = kTop.find(hf); it != kTop.end()) return it->second;
-  const std::string prefix = "model.layers.";
-  if (hf.rfind(prefix, 0) != 0) return "";
-  size_t dot = hf.find('.', prefix.size());
-  if (dot == std::string::npos) return "";
-  auto it = kLayer.find(hf.substr(dot + 1));
-  if (it == kLayer.end()) return "";
-  return "blk." + hf.substr(prefix.size(), dot - prefix.size()) + "." + it->second;
-}
-
 Result<LlamaModel> FromHuggingFace(const std::string& dir) {
   const std::string config_path = (fs::path(dir) / "config.json").string();
   WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(config_path, 1 << 20));
@@ -233,8 +207,7 @@ Result<LlamaModel> FromHuggingFace(const std::string& dir) {
   c.rope_layout = RopeLayout::kHalves;
   WG_ASSIGN_OR_RETURN(TensorCatalog cat, OpenCatalog(dir));
   for (TensorInfo& t : cat.tensors) {
-    std::string g = GgufNameOf(t.name);
-    if (!g.empty()) t.name = g;
+    if (std::optional<std::string> g = LlamaGgufNameOf(t.name)) t.name = *g;
   }
   model.catalog = std::move(cat);
   return model;
