@@ -16,18 +16,13 @@
 
 #include "weightgate/core/file.h"
 #include "weightgate/core/hash.h"
+#include "weightgate/core/openssl_handles.h"
 
 namespace wg::signing {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using BioPtr = BioHandle;
+using X509Ptr = X509Handle;
 
 std::string OpenSslReason() {
   unsigned long e = ERR_get_error();

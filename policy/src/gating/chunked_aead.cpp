@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "weightgate/core/openssl_handles.h"
 #include "weightgate/core/thread_pool.h"
 
 namespace wg::policy {
@@ -38,10 +39,7 @@ uint64_t ChunkCount(uint64_t size, uint32_t chunk) {
   return size == 0 ? 1 : (size + chunk - 1) / chunk;
 }
 
-struct CtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+using CipherCtx = CipherCtxHandle;
 
 void ChunkNonce(const uint8_t* base, uint64_t index, uint8_t out[12]) {
   std::memcpy(out, base, 12);

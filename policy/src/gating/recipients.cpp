@@ -14,22 +14,14 @@
 #include <memory>
 
 #include "weightgate/core/file.h"
+#include "weightgate/core/openssl_handles.h"
 
 namespace wg::policy {
 namespace {
 
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
+using PkeyCtx = PkeyCtxHandle;
+using Pkey = PkeyHandle;
+using Bio = BioHandle;
 
 const char kWrapInfo[] = "weightgate/v1 wrap";
 
