@@ -75,16 +75,10 @@ void RegisterCheck(CLI::App& parent, const GlobalOptions& global, Runner* run) {
       auto ctx = policy::ReadContextFile(o->context);
       if (!ctx.ok()) return ReportError(ctx.error());
       // A receipt counts only if its signature verifies and it names this policy.
-      if (ctx->receipt) {
-        auto r = policy::VerifyReceiptFile(*ctx->receipt, loaded->digest);
-        if (!r.ok()) {
-          std::fprintf(stderr, "weightgate: note: receipt not counted: %s\n",
-                       r.error().ToString().c_str());
-          ctx->accepted = false;
-          ctx->receipt.reset();
-        }
-      }
-      policy::Evaluation ev = policy::Evaluate(*pol, *ctx);
+      std::string receipt_note;
+      policy::Evaluation ev = EvaluateLoadedPolicy(*loaded, std::move(*ctx), &receipt_note);
+      if (!receipt_note.empty())
+        std::fprintf(stderr, "weightgate: note: %s\n", receipt_note.c_str());
       if (o->json) {
         ojson j = EvaluationJson(*pol, ev);
         std::printf("%s\n", j.dump(2).c_str());

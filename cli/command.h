@@ -21,7 +21,7 @@ enum ExitCode : int {
   kExitDenied = 6,
   kExitNeedsLicence = 7,
   kExitIo = 8,
-  kExitMalformed = 9,  // verify only: malformed input, kept apart from usage errors
+  kExitMalformed = 9,  // verify and validate: malformed input, kept apart from usage errors
 };
 
 int ExitCodeFor(const Error& e);
@@ -51,5 +51,6 @@ void RegisterHash(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterPolicy(CLI::App& app, const GlobalOptions& global, Runner* run);
 void RegisterGating(CLI::App& app, const GlobalOptions& global, Runner* run);
+void RegisterValidate(CLI::App& app, const GlobalOptions& global, Runner* run);
 
 }  // namespace wg::cli

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   RegisterGpuCheck(app, global, &run);
   RegisterPolicy(app, global, &run);
   RegisterGating(app, global, &run);
+  RegisterValidate(app, global, &run);
 
   try {
     app.parse(argc, argv);

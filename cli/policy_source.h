@@ -1,22 +1,12 @@
-// Where a verb finds a release policy: a policy YAML file, or a package carrying one.
+// The CLI's view of verify/policy_source.h (where a verb finds a release policy).
 #pragma once
 
-#include <string>
-
-#include "weightgate/core/hash.h"
-#include "weightgate/policy/policy.h"
+#include "weightgate/verify/policy_source.h"
 
 namespace wg::cli {
 
-struct LoadedPolicy {
-  policy::Policy policy;
-  Digest digest;       // sha256 of the policy bytes (the layer blob, or the file)
-  std::string source;  // what errors name
-};
-
-// A package (OCI folder or .tar) is read through its policy layer
-// (application/vnd.weightgate.policy.v1+yaml); a folder with a policy.yaml (a sealed
-// release) through that file; anything else as a policy YAML file.
-Result<LoadedPolicy> LoadPolicyFrom(const std::string& target);
+using verify::EvaluateLoadedPolicy;
+using verify::LoadedPolicy;
+using verify::LoadPolicyFrom;
 
 }  // namespace wg::cli

@@ -119,17 +119,15 @@ Result<VerifiedSignature> VerifyBundle(const Bundle& bundle, const TrustPolicy& 
   return out;
 }
 
-Result<FolderVerifyReport> VerifyModelFolder(const std::string& folder, const TrustPolicy& trust,
-                                             const FolderVerifyOptions& options) {
-  std::string sig_path = SignaturePath(folder, options.signature_path);
-  WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(sig_path, 256 << 20));
-  auto bundle = Bundle::Parse(text);
-  if (!bundle.ok()) return std::move(bundle.error().File(sig_path));
-  auto verified = VerifyBundle(*bundle, trust);
-  if (!verified.ok()) return std::move(verified.error().File(sig_path));
+namespace {
 
+// Re-hashes the folder the way `signature` says (its ignore paths added to the caller's)
+// and compares it with what the signature vouches for.
+Result<FolderVerifyReport> CompareFolder(const std::string& folder, const std::string& sig_path,
+                                         VerifiedSignature signature,
+                                         const FolderVerifyOptions& options) {
   FolderVerifyReport report;
-  report.signature = std::move(*verified);
+  report.signature = std::move(signature);
   const ModelManifest& expected = report.signature.manifest;
   Serialization s = expected.serialization;
   std::vector<std::string> ignores;
@@ -149,6 +147,33 @@ Result<FolderVerifyReport> VerifyModelFolder(const std::string& folder, const Tr
   report.verified =
       expected.resources.size() - report.diff.missing.size() - report.diff.modified.size();
   return report;
+}
+
+}  // namespace
+
+Result<FolderVerifyReport> VerifyModelFolder(const std::string& folder, const TrustPolicy& trust,
+                                             const FolderVerifyOptions& options) {
+  std::string sig_path = SignaturePath(folder, options.signature_path);
+  WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(sig_path, 256 << 20));
+  auto bundle = Bundle::Parse(text);
+  if (!bundle.ok()) return std::move(bundle.error().File(sig_path));
+  auto verified = VerifyBundle(*bundle, trust);
+  if (!verified.ok()) return std::move(verified.error().File(sig_path));
+  return CompareFolder(folder, sig_path, std::move(*verified), options);
+}
+
+Result<FolderVerifyReport> CheckModelFolderDigests(const std::string& folder,
+                                                   const FolderVerifyOptions& options) {
+  std::string sig_path = SignaturePath(folder, options.signature_path);
+  WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(sig_path, 256 << 20));
+  auto bundle = Bundle::Parse(text);
+  if (!bundle.ok()) return std::move(bundle.error().File(sig_path));
+  auto manifest = ManifestFromStatement(bundle->payload);
+  if (!manifest.ok()) return std::move(manifest.error().File(sig_path));
+  VerifiedSignature claimed;
+  claimed.manifest = std::move(*manifest);
+  claimed.method = "unverified";
+  return CompareFolder(folder, sig_path, std::move(claimed), options);
 }
 
 }  // namespace wg::signing

@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,10 @@
 #include "weightgate/formats/safetensors.h"
 #include "weightgate/package/oci_layout.h"
 #include "weightgate/package/package.h"
+#include "weightgate/policy/catalogue.h"
+#include "weightgate/policy/evaluate.h"
+#include "weightgate/policy/grant.h"
+#include "weightgate/policy/policy.h"
 #include "weightgate/signing/bundle.h"
 #include "weightgate/signing/statement.h"
 
@@ -126,11 +132,72 @@ int OciTar(const uint8_t* data, size_t size) {
   return 0;
 }
 
+// What the parser accepted must print back into text it accepts again, unchanged: a policy
+// that drifts on a round trip would be signed in one form and enforced in another.
+void CheckRoundTrip(bool same, const char* what) {
+  if (!same) {
+    std::fprintf(stderr, "fuzz: %s did not round-trip\n", what);
+    std::abort();
+  }
+}
+
+int PolicyYaml(const uint8_t* data, size_t size) {
+  std::string text(Text(data, size));
+  auto p = policy::ParsePolicy(text, "fuzz.yaml");
+  if (!p.ok()) return 0;
+  (void)policy::ValidatePolicy(*p, "fuzz.yaml");
+  (void)policy::ExplainPolicy(*p);
+  std::string once = policy::PolicyToYaml(*p);
+  auto again = policy::ParsePolicy(once, "fuzz-roundtrip.yaml");
+  CheckRoundTrip(again.ok() && policy::PolicyToYaml(*again) == once, "policy YAML");
+  policy::Context ctx;  // an empty context: every rule that needs a key denies, naming it
+  (void)policy::Evaluate(*p, ctx);
+  return 0;
+}
+
+int ContextYaml(const uint8_t* data, size_t size) {
+  auto ctx = policy::ParseContext(std::string(Text(data, size)), "fuzz.yaml");
+  if (!ctx.ok()) return 0;
+  // Evaluated against every licence of the catalogue (the rules a context can reach).
+  static const std::vector<policy::Policy> policies = [] {
+    std::vector<policy::Policy> v;
+    for (const auto& e : policy::Catalogue())
+      if (auto p = policy::PolicyFromCatalogue(e.key); p.ok()) v.push_back(std::move(*p));
+    return v;
+  }();
+  for (const auto& p : policies) (void)policy::Evaluate(p, *ctx);
+  return 0;
+}
+
+int Grant(const uint8_t* data, size_t size) {
+  std::string text(Text(data, size));
+  (void)policy::ParseUtcTime(text.substr(0, 64));
+  auto g = policy::ParseGrant(text, "fuzz.grant");
+  if (!g.ok()) return 0;
+  std::string once = policy::GrantToJson(*g);
+  auto again = policy::ParseGrant(once, "fuzz-roundtrip.grant");
+  CheckRoundTrip(
+      again.ok() && policy::GrantToJson(*again) == once && again->SignedBytes() == g->SignedBytes(),
+      "grant JSON");
+  if (g->expires) (void)policy::FormatUtcTime(*g->expires);
+  (void)policy::FormatUtcTime(g->issued);
+  return 0;
+}
+
 const std::vector<Target>& AllTargets() {
   static const std::vector<Target> targets = {
-      {"safetensors", Safetensors}, {"gguf", Gguf},        {"pickle", Pickle},
-      {"pytorch_zip", PytorchZip},  {"llama2c", Llama2c},  {"llama2c_tokenizer", Llama2cTokenizer},
-      {"oms_bundle", OmsBundle},    {"oci_json", OciJson}, {"oci_tar", OciTar},
+      {"safetensors", Safetensors},
+      {"gguf", Gguf},
+      {"pickle", Pickle},
+      {"pytorch_zip", PytorchZip},
+      {"llama2c", Llama2c},
+      {"llama2c_tokenizer", Llama2cTokenizer},
+      {"oms_bundle", OmsBundle},
+      {"oci_json", OciJson},
+      {"oci_tar", OciTar},
+      {"policy_yaml", PolicyYaml},
+      {"context_yaml", ContextYaml},
+      {"grant", Grant},
   };
   return targets;
 }

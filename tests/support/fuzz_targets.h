@@ -22,6 +22,9 @@ int Llama2cTokenizer(const uint8_t* data, size_t size);  // tokenizer.bin
 int OmsBundle(const uint8_t* data, size_t size);         // Sigstore bundle + in-toto statement
 int OciJson(const uint8_t* data, size_t size);           // OCI manifest and index JSON
 int OciTar(const uint8_t* data, size_t size);            // OCI layout tar: entries, index, manifest
+int PolicyYaml(const uint8_t* data, size_t size);        // release policy YAML (+ round trip)
+int ContextYaml(const uint8_t* data, size_t size);       // policy check context YAML (+ evaluate)
+int Grant(const uint8_t* data, size_t size);             // grant JSON (+ round trip)
 
 struct Target {
   const char* name;  // folder name under tests/fuzz/regressions and corpus/

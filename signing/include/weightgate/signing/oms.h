@@ -81,4 +81,10 @@ struct FolderVerifyReport {
 Result<FolderVerifyReport> VerifyModelFolder(const std::string& folder, const TrustPolicy& trust,
                                              const FolderVerifyOptions& options);
 
+// The same comparison against the manifest the signature file CLAIMS, without checking who
+// signed it (signature.method "unverified", signer empty): it finds corruption, not
+// tampering, for a caller that holds no trusted key (validate without --pub).
+Result<FolderVerifyReport> CheckModelFolderDigests(const std::string& folder,
+                                                   const FolderVerifyOptions& options);
+
 }  // namespace wg::signing

@@ -1,12 +1,13 @@
-#include "policy_source.h"
+#include "weightgate/verify/policy_source.h"
 
 #include <filesystem>
 
 #include "weightgate/core/file.h"
 #include "weightgate/package/oci_layout.h"
 #include "weightgate/package/package.h"
+#include "weightgate/policy/receipt.h"
 
-namespace wg::cli {
+namespace wg::verify {
 namespace {
 
 Result<LoadedPolicy> FromText(const std::string& text, const std::string& source) {
@@ -46,4 +47,17 @@ Result<LoadedPolicy> LoadPolicyFrom(const std::string& target) {
   return FromText(text, target);
 }
 
-}  // namespace wg::cli
+policy::Evaluation EvaluateLoadedPolicy(const LoadedPolicy& loaded, policy::Context context,
+                                        std::string* receipt_note) {
+  if (context.receipt) {
+    auto r = policy::VerifyReceiptFile(*context.receipt, loaded.digest);
+    if (!r.ok()) {
+      if (receipt_note) *receipt_note = "receipt not counted: " + r.error().ToString();
+      context.accepted = false;
+      context.receipt.reset();
+    }
+  }
+  return policy::Evaluate(loaded.policy, context);
+}
+
+}  // namespace wg::verify

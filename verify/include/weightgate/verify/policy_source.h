@@ -1,0 +1,29 @@
+// Where a verb finds a release policy: a policy YAML file, or a package carrying one.
+#pragma once
+
+#include <string>
+
+#include "weightgate/core/hash.h"
+#include "weightgate/policy/evaluate.h"
+#include "weightgate/policy/policy.h"
+
+namespace wg::verify {
+
+struct LoadedPolicy {
+  policy::Policy policy;
+  Digest digest;       // sha256 of the policy bytes (the layer blob, or the file)
+  std::string source;  // what errors name
+};
+
+// A package (OCI folder or .tar) is read through its policy layer
+// (application/vnd.weightgate.policy.v1+yaml); a folder with a policy.yaml (a sealed
+// release) through that file; anything else as a policy YAML file.
+Result<LoadedPolicy> LoadPolicyFrom(const std::string& target);
+
+// Evaluates the policy against the context. An acceptance receipt named by the context
+// counts only if its signature verifies and it names this policy; otherwise it is dropped
+// (accepted reset) and *receipt_note says why.
+policy::Evaluation EvaluateLoadedPolicy(const LoadedPolicy& loaded, policy::Context context,
+                                        std::string* receipt_note);
+
+}  // namespace wg::verify
