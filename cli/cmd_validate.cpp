@@ -63,7 +63,7 @@ void PrintHuman(FILE* out, const verify::ValidateReport& r, int code) {
       for (const auto& d : c.details) std::fprintf(out, "      %s\n", d.c_str());
   }
   std::fprintf(out, "result: %s (exit %d): %zu passed, %zu failed, %zu skipped, %zu errors\n",
-               verify::FailureClassName(r.Outcome()), code, r.Count(verify::CheckStatus::kPassed),
+               verify::OutcomeName(r.Outcome()), code, r.Count(verify::CheckStatus::kPassed),
                r.Count(verify::CheckStatus::kFailed), r.Count(verify::CheckStatus::kSkipped),
                r.Count(verify::CheckStatus::kError));
 }

@@ -51,6 +51,10 @@ const char* FailureClassName(FailureClass c) {
   return "none";
 }
 
+const char* OutcomeName(FailureClass c) {
+  return c == FailureClass::kNone ? "passed" : FailureClassName(c);
+}
+
 FailureClass FailureClassOf(const Error& e) {
   switch (e.code()) {
     case ErrorCode::kUsage:

@@ -11,7 +11,7 @@ Json ValidateJson(const ValidateReport& report) {
   Json j;
   j["path"] = report.path;
   j["kind"] = report.kind;
-  j["outcome"] = FailureClassName(report.Outcome());
+  j["outcome"] = OutcomeName(report.Outcome());
   j["summary"] = {{"passed", report.Count(CheckStatus::kPassed)},
                   {"failed", report.Count(CheckStatus::kFailed)},
                   {"skipped", report.Count(CheckStatus::kSkipped)},
@@ -134,7 +134,7 @@ std::string ValidateJunitXml(const ValidateReport& report) {
   x += "      <property" + Attr("name", "path") + Attr("value", report.path) + "/>\n";
   x += "      <property" + Attr("name", "kind") + Attr("value", report.kind) + "/>\n";
   x += "      <property" + Attr("name", "outcome") +
-       Attr("value", FailureClassName(report.Outcome())) + "/>\n";
+       Attr("value", OutcomeName(report.Outcome())) + "/>\n";
   x += "    </properties>\n";
   for (const auto& c : report.checks) {
     x += "    <testcase" + Attr("classname", "weightgate.validate." + report.kind) +

@@ -44,6 +44,8 @@ enum class FailureClass {
   kNone,          // exit 0
 };
 const char* FailureClassName(FailureClass c);  // "bad-signature", ..., "cpu-only", "none"
+// The overall outcome in words: FailureClassName, with kNone as "passed".
+const char* OutcomeName(FailureClass c);
 // The class of a check that could not run because of this error.
 FailureClass FailureClassOf(const Error& e);
 
