@@ -48,9 +48,9 @@ class ValidateTest : public ::testing::Test {
 
   // Runs validate with --json FILE and returns the exit code and the parsed report.
   json Validate(std::vector<std::string> args, int expected_exit) {
-    std::vector<std::string> argv = {"validate"};
+    std::vector<std::string> argv = {"-q", "validate"};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--json", tmp_ / "report.json", "-q"});
+    argv.insert(argv.end(), {"--json", tmp_ / "report.json"});
     CliResult r = RunCli(argv);
     EXPECT_EQ(r.exit_code, expected_exit) << r.out << r.err;
     json j = json::parse(ReadText(tmp_ / "report.json"), nullptr, false);
@@ -142,16 +142,25 @@ TEST_F(ValidateTest, MaliciousPickleFailsTheScanAndIsNeverExecuted) {
   ASSERT_FALSE(p["details"].empty());
   EXPECT_NE(p["details"][0].get<std::string>().find("os.system"), std::string::npos) << p;
   EXPECT_FALSE(fs::exists(sentinel));
-  EXPECT_EQ(JunitCounts(junit), "8 1 0 4 8\n");
+  EXPECT_EQ(JunitCounts(junit), "8 1 0 6 8\n");  // smoke-cpu not run either
 }
 
 TEST_F(ValidateTest, TruncatedCheckpointIsMalformed) {
-  std::string weights = fs::path(release_) / "stories260K.bin";
-  fs::resize_file(weights, fs::file_size(weights) / 2);
-  fs::remove(fs::path(release_) / "model.sig");
-  json j = Validate({release_, "--gpu", "skip"}, 9);
+  // A GGUF cut in half: its header still promises every tensor.
+  std::string dir = tmp_ / "gguf";
+  fs::create_directories(dir);
+  auto bytes = ReadAll(TestData("models/stories260K-gguf/stories260K.gguf"));
+  bytes.resize(bytes.size() / 2);
+  WriteAll(dir + "/stories260K.gguf", bytes);
+  json j = Validate({dir, "--gpu", "skip"}, 9);
   EXPECT_EQ(Check(j, "format")["status"], "failed");
   EXPECT_EQ(Check(j, "format")["failure_class"], "malformed");
+  EXPECT_EQ(Check(j, "smoke-cpu")["status"], "skipped");  // never run a broken file
+  // A folder with no model file at all is a failed check, not a pass.
+  fs::remove(dir + "/stories260K.gguf");
+  WriteText(dir + "/README.md", "nothing here");
+  j = Validate({dir, "--gpu", "skip"}, 1);
+  EXPECT_EQ(Check(j, "format")["status"], "failed");
 }
 
 TEST_F(ValidateTest, ResearchOnlyReleaseDeniesACommercialContext) {
@@ -181,7 +190,7 @@ TEST_F(ValidateTest, ResearchOnlyReleaseDeniesACommercialContext) {
 }
 
 TEST_F(ValidateTest, JsonOnStdoutIsTheOnlyDocumentThere) {
-  CliResult r = RunCli({"validate", release_, "--json", "-", "--gpu", "skip", "-q"});
+  CliResult r = RunCli({"-q", "validate", release_, "--json", "-", "--gpu", "skip"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;

@@ -36,7 +36,7 @@ void AddDiff(const signing::ManifestDiff& diff, CheckResult* r) {
 CheckResult CheckFormat(Subject& s) {
   const char* name = "format";
   if (s.sealed) return SealedSkip(name);
-  if (s.package && !s.model_dir.empty() && s.extract_error)
+  if (s.package && s.extract_error)
     return Skipped(name, "the package could not be extracted (see digests)");
   auto files = ModelFiles(s.scan);
   if (files.empty())

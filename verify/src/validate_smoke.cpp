@@ -20,6 +20,7 @@ std::string RunnableModel(const Subject& s) {
   std::string found;
   for (const auto& f : s.scan.files) {
     if (!f.format || (*f.format != Format::kGguf && *f.format != Format::kLlama2c)) continue;
+    if (f.tensors == 0) continue;  // a llama2.c tokenizer, not a checkpoint
     if (!found.empty()) return "";  // several checkpoints: which one ships is not ours to guess
     found = f.path;
   }
@@ -33,6 +34,9 @@ CheckResult CheckSmokeCpu(Subject& s) {
   if (s.sealed) return Skipped(name, "the weights are encrypted (gated release)");
   if (s.package && s.extract_error)
     return Skipped(name, "the package could not be extracted (see digests)");
+  for (const auto& f : s.scan.files)
+    if (f.format && f.failed())
+      return Skipped(name, "not run: a model file failed the format or pickle check");
   std::string target = RunnableModel(s);
   if (target.empty())
     return Skipped(name,
