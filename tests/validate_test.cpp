@@ -180,8 +180,14 @@ TEST_F(ValidateTest, ResearchOnlyReleaseDeniesACommercialContext) {
   EXPECT_EQ(p["failure_class"], "denied");
   EXPECT_EQ(p["message"].get<std::string>().rfind("deny", 0), 0u) << p;
   EXPECT_EQ(Check(j, "digests")["status"], "passed");
-  // The weights are sealed: nothing to scan or run without a grant.
+  // The weights and their signature are sealed: nothing to scan, run or verify without a
+  // grant, even with the key.
   EXPECT_EQ(Check(j, "format")["status"], "skipped");
+  EXPECT_EQ(Check(j, "smoke-cpu")["status"], "skipped");
+  j = Validate({pkg, "--pub", tmp_ / "publisher.pub", "--context",
+                SourcePath("examples/policies/contexts/commercial-startup.yaml")},
+               6);
+  EXPECT_EQ(Check(j, "signature")["status"], "skipped") << Check(j, "signature");
   // The same package for a university lab: allowed.
   j = Validate({pkg, "--context", SourcePath("examples/policies/contexts/university-lab.yaml"),
                 "--gpu", "skip"},

@@ -31,6 +31,15 @@ void AddDiff(const signing::ManifestDiff& diff, CheckResult* r) {
   for (const auto& n : diff.modified) r->details.push_back("modified: " + n);
 }
 
+// A sealed release encrypts model.sig with the files it signs.
+bool SealedSignature(const Subject& s) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(
+      std::filesystem::path(s.model_dir) /
+          (std::string(signing::kDefaultSignatureName) + ".wgenc"),
+      ec);
+}
+
 }  // namespace
 
 CheckResult CheckFormat(Subject& s) {
@@ -148,6 +157,10 @@ CheckResult CheckSignature(Subject& s) {
       if (l.role == "signature")
         // The package signature layer (signs the manifest) needs the package verifier.
         return Skipped(name, "package signatures not supported by this build");
+  if (s.sealed && SealedSignature(s))
+    return Skipped(name,
+                   "the folder signature is sealed with the weights (model.sig.wgenc); unpack with "
+                   "--identity and --grant, then validate the folder");
   if (!s.has_model_sig()) {
     if (s.has_trust())
       return Failed(name, FailureClass::kUntrusted,
