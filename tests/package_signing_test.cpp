@@ -108,9 +108,10 @@ void TarFolder(const fs::path& dir, const std::string& tar) {
     archive_entry_set_perm(e, data ? 0644 : 0755);
     archive_entry_set_size(e, data ? static_cast<la_int64_t>(data->size()) : 0);
     ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
-    if (data && !data->empty())
+    if (data && !data->empty()) {
       ASSERT_EQ(archive_write_data(a, data->data(), data->size()),
                 static_cast<la_ssize_t>(data->size()));
+    }
     archive_entry_free(e);
   };
   auto layout = test::ReadAll((dir / "oci-layout").string());
@@ -143,8 +144,8 @@ struct World {
 World& Env() {
   static World* w = [] {
     auto* w = new World;
-    w->key.emplace(std::move(*signing::EcKey::Generate(signing::Curve::kP256)));
-    w->other.emplace(std::move(*signing::EcKey::Generate(signing::Curve::kP256)));
+    w->key.emplace(signing::EcKey::Generate(signing::Curve::kP256).value());
+    w->other.emplace(signing::EcKey::Generate(signing::Curve::kP256).value());
     w->model = MakeModel(w->dir.path());
     w->folder = w->dir / "pkg";
     w->tar = w->dir / "pkg.tar";
@@ -184,10 +185,13 @@ TEST(PackageSigning, SignedPackagesVerifyInFolderAndTarForm) {
     ASSERT_TRUE(reader.ok());
     auto m = (*reader)->ReadManifest();
     ASSERT_TRUE(m.ok());
-    for (const auto& l : m->layers)
-      for (const auto& res : r->signature.manifest.resources)
-        if (res.path == l.Annotation(oci::kAnnotationFilepath))
+    for (const auto& l : m->layers) {
+      for (const auto& res : r->signature.manifest.resources) {
+        if (res.path == l.Annotation(oci::kAnnotationFilepath)) {
           EXPECT_EQ("sha256:" + res.DigestHex(), l.digest);
+        }
+      }
+    }
     auto summary = verify::DescribePackageSignature(pkg);
     ASSERT_TRUE(summary.ok());
     EXPECT_TRUE(summary->present);
@@ -691,10 +695,9 @@ TEST(PackageSigning, ThousandMutationsOfASignedPackageAreAllRefused) {
   ASSERT_TRUE(clean.ok()) << clean.error().ToString();
   EXPECT_TRUE(clean->diff.empty()) << clean->diff.Describe();
   EXPECT_GE(checked, 1000u);
-  std::string summary;
-  for (const auto& [k, n] : per_kind) summary += k + ": " + std::to_string(n) + "\n";
   RecordProperty("mutations", int(checked));
-  std::printf("%zu mutation checks\n", checked);
+  std::printf("%zu mutation checks (each mutation on the folder and as a tar):\n", checked);
+  for (const auto& [k, n] : per_kind) std::printf("  %4zu  %s\n", n, k.c_str());
 }
 
 // ---- the verbs ----

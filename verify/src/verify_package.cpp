@@ -83,8 +83,8 @@ Result<PackageVerifyReport> VerifyPackage(const std::string& package,
     if (!layer)
       return Error::Usage("the package is not signed (it has no signature layer)")
           .File(package)
-          .Expected("a " + std::string(oci::kWeightgateSignature) +
-                    " layer: weightgate sign PKG --key KEY");
+          .Expected("a signature layer (" + std::string(oci::kWeightgateSignature) +
+                    "): weightgate sign PKG --key KEY");
     source = package + ": " + std::string(kSignatureLayerTitle);
     WG_ASSIGN_OR_RETURN(text, reader->ReadVerified(*layer, "signature layer", kMaxBundle));
   }
