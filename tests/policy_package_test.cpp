@@ -74,15 +74,15 @@ TEST_F(PolicyPackage, ClosedReleaseEndToEnd) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string receipt = dir_ / "r.receipt";
 
-  // No identity: refused, nothing written.
+  // No identity: denied (6), naming the access clause; nothing written.
   r = RunCli({"unpack", pkg, "-o", dir_ / "out", "--receipt", receipt});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("encrypted"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_NE(r.err.find("publisher-signed grant"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
   // Bob was not admitted: no grant for him in the package.
   r = RunCli(
       {"unpack", pkg, "-o", dir_ / "out", "--identity", dir_ / "bob.key", "--receipt", receipt});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.exit_code, 6) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
   EXPECT_FALSE(fs::exists(dir_ / "out.wg-sealed"));
 

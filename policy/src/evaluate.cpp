@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "weightgate/policy/enforce.h"
 #include "weightgate/core/file.h"
 #include "yaml_reader.h"
 
@@ -34,9 +35,7 @@ bool RegionMatches(const std::string& region, const std::string& country) {
 }
 
 std::string Clause(const Policy& p, const std::string& clause) {
-  std::string lic = p.licence.name.empty() ? p.licence.id : p.licence.name;
-  if (clause.empty()) return lic;
-  return lic + " " + clause;
+  return ClauseText(p, clause);
 }
 
 class Evaluator {
