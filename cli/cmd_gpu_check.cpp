@@ -94,7 +94,8 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
 void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   auto* cmd = app.add_subcommand("gpu-check", "Smoke inference on GPUs against a CPU reference");
   auto o = std::make_shared<GpuCheckOptions>();
-  cmd->add_option("PATH", o->path, "llama2.c checkpoint, GGUF (llama), Hugging Face folder or package")
+  cmd->add_option("PATH", o->path,
+                  "llama2.c checkpoint, GGUF (llama), Hugging Face folder or package")
       ->required();
   cmd->add_option("--tokenizer", o->tokenizer, "llama2.c: tokenizer file");
   cmd->add_option("--device", o->device, "GPUs to check: all or a list of indices")

@@ -190,7 +190,8 @@ void PrintDerivative(const Json& d) {
 }
 
 void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
-  auto* cmd = app.add_subcommand("inspect", "Show what a model file, index, folder or package holds");
+  auto* cmd =
+      app.add_subcommand("inspect", "Show what a model file, index, folder or package holds");
   struct Options {
     std::string path, tokenizer;
     bool json = false;

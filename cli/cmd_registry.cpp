@@ -5,8 +5,8 @@
 
 #include "command.h"
 #include "package_gating.h"
-#include "weightgate/policy/enforce.h"
 #include "weightgate/package/registry_transfer.h"
+#include "weightgate/policy/enforce.h"
 
 namespace wg::cli {
 namespace {
@@ -99,8 +99,8 @@ void RegisterPush(CLI::App& app, const GlobalOptions& global, Runner* run) {
       auto pol = PackagePolicy(args->package);
       if (!pol.ok()) return ReportError(pol.error());
       if (*pol) {
-        Status allowed = policy::RequirePushTarget((*pol)->policy, ref->registry,
-                                                   ref->repository, (*pol)->source);
+        Status allowed = policy::RequirePushTarget((*pol)->policy, ref->registry, ref->repository,
+                                                   (*pol)->source);
         if (!allowed.ok()) return ReportError(allowed.error());
       }
       auto opt = OptionsFrom(args->net, global);

@@ -59,8 +59,8 @@ std::string PackageName(const package::PackageInfo& info) {
   const auto& cfg = info.config;
   if (cfg.contains("descriptor") && cfg["descriptor"].is_object()) {
     const auto& d = cfg["descriptor"];
-    std::string name = d.contains("name") && d["name"].is_string() ? d["name"].get<std::string>()
-                                                                    : "";
+    std::string name =
+        d.contains("name") && d["name"].is_string() ? d["name"].get<std::string>() : "";
     std::string version =
         d.contains("version") && d["version"].is_string() ? d["version"].get<std::string>() : "";
     if (!name.empty()) return version.empty() ? name : name + ":" + version;
@@ -75,7 +75,7 @@ Status OpenPackage(const std::string& in, const ModelInputOptions& o, ModelInput
     WG_TRY(policy::RequireOperation(m->policy->policy, o.operation, m->policy->source));
     WG_TRY(policy::RequireGrant(m->policy->policy, !o.gate.identity.empty(), m->policy->source));
   }
-  WG_TRY(CheckAcceptance(in, o.receipt));
+  if (m->policy) WG_TRY(CheckReceipt(*m->policy, o.receipt));
   m->parent_digest = info.manifest_descriptor.digest;
   m->parent_name = PackageName(info);
   WG_ASSIGN_OR_RETURN(m->scratch, MakePrivateFolder(o.scratch_parent));
@@ -90,7 +90,7 @@ Status OpenPackage(const std::string& in, const ModelInputOptions& o, ModelInput
 // __metadata__ weightgate.policy), so that it binds even when moved without its sidecar.
 Result<std::optional<LoadedPolicy>> EmbeddedPolicy(const std::string& file,
                                                    const std::string& tokenizer) {
-  auto cat = OpenCatalog(file, OpenOptions{tokenizer.empty() ? "-" : tokenizer});
+  auto cat = OpenCatalog(file, OpenOptions{tokenizer});
   if (!cat.ok()) return std::optional<LoadedPolicy>();  // convert itself reports it
   const auto* meta = &cat->metadata;
   if (meta->contains("__metadata__") && (*meta)["__metadata__"].is_object())

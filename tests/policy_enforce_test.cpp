@@ -55,8 +55,8 @@ class PolicyEnforce : public ::testing::Test {
     auto p = policy::ReadPolicyFile(policy);
     EXPECT_TRUE(p.ok());
     if (p.ok() && (p->tier == policy::Tier::kGated || p->tier == policy::Tier::kClosed))
-      args.insert(args.end(), {"--publisher-key", dir_ / "publisher.key", "--recipient",
-                               dir_ / "alice.pub"});
+      args.insert(args.end(),
+                  {"--publisher-key", dir_ / "publisher.key", "--recipient", dir_ / "alice.pub"});
     auto r = RunCli(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return pkg;
@@ -109,8 +109,8 @@ TEST_F(PolicyEnforce, ClosedReleaseRefusesUnpackConvertAndPushElsewhere) {
   EXPECT_FALSE(fs::exists(dir_ / "out"));
 
   // convert, even with a grant: the policy forbids it (§2), before anything is decrypted.
-  r = RunCli({"convert", pkg, dir_ / "out.gguf", "--identity", dir_ / "alice.key", "--receipt",
-              receipt});
+  r = RunCli(
+      {"convert", pkg, dir_ / "out.gguf", "--identity", dir_ / "alice.key", "--receipt", receipt});
   EXPECT_EQ(r.exit_code, 6) << r.err;
   EXPECT_TRUE(Has(r.err, "forbids convert")) << r.err;
   EXPECT_TRUE(Has(r.err, "§2 (evaluation only, no derivatives)")) << r.err;
@@ -133,17 +133,17 @@ TEST_F(PolicyEnforce, ClosedReleaseRefusesUnpackConvertAndPushElsewhere) {
   EXPECT_EQ(r.exit_code, 6) << r.err;  // "eval" is a path prefix, not a string prefix
 
   // A closed policy without access.registries cannot be pushed anywhere.
-  std::string none = Variant("closed-internal.yaml",
-                             "  registries: [registry.internal.example:5000/eval]\n", "",
-                             "closed-nowhere.yaml");
+  std::string none =
+      Variant("closed-internal.yaml", "  registries: [registry.internal.example:5000/eval]\n", "",
+              "closed-nowhere.yaml");
   std::string pkg2 = Pack(none, "nowhere.oci");
   r = RunCli({"push", pkg2, "127.0.0.1:9/team/model:v1", "--plain-http"});
   EXPECT_EQ(r.exit_code, 6) << r.err;
   EXPECT_TRUE(Has(r.err, "lists none")) << r.err;
 
   // The grant holder may run it: gpu-check decrypts into a private folder it removes.
-  r = RunCli({"gpu-check", pkg, "--identity", dir_ / "alice.key", "--receipt", receipt,
-              "--tokens", "4", "--json"});
+  r = RunCli({"gpu-check", pkg, "--identity", dir_ / "alice.key", "--receipt", receipt, "--tokens",
+              "4", "--json"});
   EXPECT_EQ(r.exit_code, 3) << r.err;  // passed on the CPU reference (no GPU here)
   EXPECT_EQ(json::parse(r.out)["model"]["dim"], 64);
   ExpectNoScratch();
@@ -191,8 +191,8 @@ TEST_F(PolicyEnforce, GatedConvertWithGrantMatchesThePlaintextConversion) {
   EXPECT_TRUE(Has(r.err, "licence.acceptance")) << r.err;
   EXPECT_FALSE(fs::exists(out));
 
-  r = RunCli({"convert", pkg, out, "--identity", dir_ / "alice.key", "--receipt", receipt,
-              "--json"});
+  r = RunCli(
+      {"convert", pkg, out, "--identity", dir_ / "alice.key", "--receipt", receipt, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json rep = json::parse(r.out);
   EXPECT_EQ(rep["derivative"]["tier"], "gated");
@@ -200,8 +200,8 @@ TEST_F(PolicyEnforce, GatedConvertWithGrantMatchesThePlaintextConversion) {
 
   // The same conversion of the plaintext model: identical tensors.
   const std::string plain = dir_ / "plain.gguf";
-  r = RunCli({"convert", model_ + "/stories260K.bin", plain, "--tokenizer",
-              model_ + "/tok512.bin"});
+  r = RunCli(
+      {"convert", model_ + "/stories260K.bin", plain, "--tokenizer", model_ + "/tok512.bin"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto a = OpenCatalog(out);
   auto b = OpenCatalog(plain);
@@ -233,7 +233,7 @@ TEST_F(PolicyEnforce, GatedConvertWithGrantMatchesThePlaintextConversion) {
   {
     std::string sealed = dir_ / "sealed-copy";
     fs::create_directories(sealed);
-    for (const auto& l : pj["layers"]) {
+    for (const auto& l : pj["files"]) {
       std::string path = l.value("path", "");
       if (path != "gating.json") continue;
       std::string hex = l["digest"].get<std::string>().substr(7);
@@ -261,10 +261,9 @@ TEST_F(PolicyEnforce, GatedConvertWithGrantMatchesThePlaintextConversion) {
 TEST_F(PolicyEnforce, DerivativeNameRuleInheritanceAndPackPickup) {
   // Llama 3.1 §1.b.i: a model made from the materials must begin its name with "Llama";
   // this variant applies it to conversions and quantizations as well.
-  std::string pol = Variant("open-weights-llama3.1.yaml",
-                            "on: [fine-tune, merge, train-on-outputs]",
-                            "on: [convert, quantize, fine-tune, merge, train-on-outputs]",
-                            "llama-derivatives.yaml");
+  std::string pol = Variant(
+      "open-weights-llama3.1.yaml", "on: [fine-tune, merge, train-on-outputs]",
+      "on: [convert, quantize, fine-tune, merge, train-on-outputs]", "llama-derivatives.yaml");
   std::string pkg = Pack(pol, "open.oci");
   std::string receipt = Accept(pkg, "open.receipt");
   const std::string out_dir = dir_ / "derived";

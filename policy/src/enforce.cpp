@@ -18,13 +18,12 @@ std::string TierText(const Policy& p) {
 
 }  // namespace
 
-Status RequireOperation(const Policy& p, const std::string& operation,
-                        const std::string& source) {
+Status RequireOperation(const Policy& p, const std::string& operation, const std::string& source) {
   auto it = p.operations.find(operation);
   if (it == p.operations.end())
     return Error::Denied("the " + TierText(p) + " release policy does not allow " + operation +
-                         " (an operation it does not list is not allowed; " +
-                         ClauseText(p, "") + ")")
+                         " (an operation it does not list is not allowed; " + ClauseText(p, "") +
+                         ")")
         .File(source)
         .Field("operations." + operation);
   if (!it->second.allow)
@@ -69,8 +68,8 @@ const Obligation* NamePrefixFor(const Policy& p, const std::string& operation) {
   return nullptr;
 }
 
-Status RequireDerivativeName(const Policy& p, const std::string& operation,
-                             const std::string& name, const std::string& source) {
+Status RequireDerivativeName(const Policy& p, const std::string& operation, const std::string& name,
+                             const std::string& source) {
   const Obligation* o = NamePrefixFor(p, operation);
   if (!o || name.rfind(o->prefix, 0) == 0) return Ok();
   return Error::Denied("a derivative made by " + operation + " must have a name beginning with \"" +
@@ -111,9 +110,10 @@ Status RequirePushTarget(const Policy& p, const std::string& registry,
   const auto& list = p.access ? p.access->registries : none;
   if (list.empty()) {
     if (p.tier != Tier::kClosed) return Ok();
-    return Error::Denied("a closed release may only be pushed to the registries its policy lists, "
-                         "and it lists none (" +
-                         ClauseText(p, "") + ", access.registries)")
+    return Error::Denied(
+               "a closed release may only be pushed to the registries its policy lists, "
+               "and it lists none (" +
+               ClauseText(p, "") + ", access.registries)")
         .File(source)
         .Field("access.registries")
         .Expected("access.registries: [host[:port]/repository-prefix]")

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <set>
 
-#include "weightgate/policy/enforce.h"
 #include "weightgate/core/file.h"
+#include "weightgate/policy/enforce.h"
 #include "yaml_reader.h"
 
 namespace wg::policy {

@@ -250,7 +250,8 @@ Result<Access> ParseAccess(const YamlReader& r, const YAML::Node& n) {
   YAML::Node regs = n["registries"];
   if (regs.IsDefined() && !regs.IsNull()) {
     const std::string rp = Join(path, "registries");
-    if (!regs.IsSequence()) return r.Fail(rp, "must be a list", "[host[:port]/repository-prefix]", regs);
+    if (!regs.IsSequence())
+      return r.Fail(rp, "must be a list", "[host[:port]/repository-prefix]", regs);
     for (size_t i = 0; i < regs.size(); ++i) {
       const std::string ip = Index(rp, i);
       if (!regs[i].IsScalar()) return r.Fail(ip, "must be a string", "host[:port]/prefix", regs[i]);

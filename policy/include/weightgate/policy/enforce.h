@@ -30,8 +30,8 @@ Status RequireAcceptance(const Policy& p, bool have_receipt, const std::string& 
 // the operation's rule), or nullptr.
 const Obligation* NamePrefixFor(const Policy& p, const std::string& operation);
 // A derivative made by `operation` named `name` must begin with the required prefix.
-Status RequireDerivativeName(const Policy& p, const std::string& operation,
-                             const std::string& name, const std::string& source);
+Status RequireDerivativeName(const Policy& p, const std::string& operation, const std::string& name,
+                             const std::string& source);
 
 // Whether the operation's derivatives carry the policy (operations.<op>.inherit).
 bool DerivativesInherit(const Policy& p, const std::string& operation);
