@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "support/registry_server.h"
 #include "support/test_util.h"
 #include "weightgate/formats/tensor_catalog.h"
 #include "weightgate/policy/enforce.h"
@@ -147,6 +148,27 @@ TEST_F(PolicyEnforce, ClosedReleaseRefusesUnpackConvertAndPushElsewhere) {
   EXPECT_EQ(r.exit_code, 3) << r.err;  // passed on the CPU reference (no GPU here)
   EXPECT_EQ(json::parse(r.out)["model"]["dim"], 64);
   ExpectNoScratch();
+}
+
+TEST_F(PolicyEnforce, ClosedReleasePushesToItsListedRegistryOnly) {
+  test::RegistryServer server;
+  if (!server.ok()) GTEST_SKIP() << "skipping registry test: " << server.error();
+  std::string pol = Variant("closed-internal.yaml", "registry.internal.example:5000/eval",
+                            server.host() + "/eval", "closed-local.yaml");
+  std::string pkg = Pack(pol, "closed.oci");
+  auto r = RunCli({"push", pkg, server.host() + "/eval/frontier:v1", "--plain-http", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["digest"], InspectJson(pkg)["manifest"]["digest"]);
+  r = RunCli({"push", pkg, server.host() + "/public/frontier:v1", "--plain-http"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_TRUE(Has(r.err, server.host() + "/public/frontier")) << r.err;
+  // What was pulled back is still ciphertext: unpack needs the grant.
+  r = RunCli(
+      {"pull", server.host() + "/eval/frontier:v1", "-o", dir_ / "pulled.oci", "--plain-http"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunCli({"unpack", dir_ / "pulled.oci", "-o", dir_ / "pulled-out"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "pulled-out"));
 }
 
 TEST_F(PolicyEnforce, PushTargetMatching) {
