@@ -8,5 +8,6 @@ namespace wg::cli {
 using verify::EvaluateLoadedPolicy;
 using verify::LoadedPolicy;
 using verify::LoadPolicyFrom;
+using verify::PolicyFromText;
 
 }  // namespace wg::cli
