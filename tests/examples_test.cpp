@@ -75,6 +75,8 @@ TEST_F(ExamplesTest, ReleaseThenDownloadVerifyOnTheBundledModel) {
   json report = json::parse(ReadText(tmp_ / "release/validate.json"), nullptr, false);
   ASSERT_FALSE(report.is_discarded());
   EXPECT_TRUE(report["exit_code"] == 0 || report["exit_code"] == 3) << report.dump(2);
+  for (const auto& c : report["checks"])
+    if (c["name"] == "signature") EXPECT_EQ(c["status"], "passed") << c;  // the package's
 
   CliResult r = DownloadVerify(
       release, SourcePath("examples/policies/contexts/university-lab.yaml"), tmp_ / "download");

@@ -195,6 +195,40 @@ TEST_F(ValidateTest, ResearchOnlyReleaseDeniesACommercialContext) {
   EXPECT_EQ(Check(j, "policy")["status"], "passed") << Check(j, "policy");
 }
 
+TEST_F(ValidateTest, PackageSignatureLayerIsVerifiedAndATamperedBlobFails) {
+  std::string pkg = tmp_ / "pkg";  // an OCI folder, so one blob can be edited in place
+  auto r = RunCli({"pack", release_, "-o", pkg, "--policy",
+                   SourcePath("examples/policies/open-apache-2.0.yaml")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunCli({"sign", pkg, "--key", tmp_ / "publisher.key"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = Validate({pkg, "--pub", tmp_ / "publisher.pub", "--gpu", "skip"}, 0);
+  const json& sig = Check(j, "signature");
+  EXPECT_EQ(sig["status"], "passed");
+  EXPECT_EQ(sig["message"].get<std::string>().rfind("package signed by", 0), 0u) << sig;
+  EXPECT_EQ(Check(j, "digests")["status"], "passed");
+  EXPECT_EQ(Check(j, "smoke-cpu")["status"], "passed");
+  j = Validate({pkg, "--pub", tmp_ / "other.pub", "--gpu", "skip"}, 5);
+  EXPECT_EQ(Check(j, "signature")["failure_class"], "untrusted");
+  j = Validate({pkg, "--gpu", "skip"}, 0);
+  EXPECT_EQ(Check(j, "signature")["status"], "skipped");
+
+  // One bit of the weights blob: extraction refuses it, the package signature too.
+  size_t flipped = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(pkg) / "blobs/sha256")) {
+    if (fs::file_size(e.path()) != fs::file_size(fs::path(release_) / "stories260K.bin")) continue;
+    auto bytes = ReadAll(e.path().string());
+    bytes[1000] ^= 0x10;
+    fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+    WriteAll(e.path().string(), bytes);
+    ++flipped;
+  }
+  ASSERT_EQ(flipped, 1u);
+  j = Validate({pkg, "--pub", tmp_ / "publisher.pub", "--gpu", "skip"}, 1);
+  EXPECT_EQ(Check(j, "digests")["status"], "failed") << Check(j, "digests");
+  EXPECT_EQ(Check(j, "format")["status"], "skipped");
+}
+
 TEST_F(ValidateTest, JsonOnStdoutIsTheOnlyDocumentThere) {
   CliResult r = RunCli({"-q", "validate", release_, "--json", "-", "--gpu", "skip"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A release engineer's flow: sign the model folder, describe it (init), pack it with a
-# release policy, check the package the way CI will, and push it.
+# release policy, sign the package, check it the way CI will, and push it.
 #
 #   examples/release/release.sh [MODEL_DIR] [WORK_DIR]
 #
@@ -42,6 +42,8 @@ step "Verify it" "$wg" verify "$rel" --pub "$pub"
 step "Describe the folder (weightgate.yaml)" "$wg" init "$rel" -o "$work/weightgate.yaml" --force
 step "Pack with the release policy" \
   "$wg" pack "$rel" --manifest "$work/weightgate.yaml" -o "$work/release.tar" --policy "$policy"
+# The package signature covers every layer: files, policy and config.
+step "Sign the package (signature layer)" "$wg" sign "$work/release.tar" --key "$key"
 # The CI gate on the package: exit 3 means everything passed on the CPU reference only.
 rc=0
 step "Validate the package as CI will" "$wg" validate "$work/release.tar" --pub "$pub" \

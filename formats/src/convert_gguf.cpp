@@ -128,10 +128,12 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
   }
 
   // Caller-given strings (general.name, weightgate.*) replace keys of the same name.
-  for (const auto& [key, value] : metadata) {
+  for (const auto& entry : metadata) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& key = entry.first;
     auto same = [&key](const GgufKV& kv) { return kv.key == key; };
     kvs.erase(std::remove_if(kvs.begin(), kvs.end(), same), kvs.end());
-    kvs.push_back({key, GgufValue::String(value)});
+    kvs.push_back({key, GgufValue::String(entry.second)});
   }
 
   std::vector<TensorWriteSpec> specs;

@@ -35,9 +35,32 @@ void AddDiff(const signing::ManifestDiff& diff, CheckResult* r) {
 bool SealedSignature(const Subject& s) {
   std::error_code ec;
   return std::filesystem::is_regular_file(
-      std::filesystem::path(s.model_dir) /
-          (std::string(signing::kDefaultSignatureName) + ".wgenc"),
+      std::filesystem::path(s.model_dir) / (std::string(signing::kDefaultSignatureName) + ".wgenc"),
       ec);
+}
+
+// A package's signature layer covers every other layer: files, policy, config, golden.
+CheckResult CheckPackageSignature(Subject& s) {
+  const char* name = "signature";
+  if (!s.has_trust()) {
+    auto summary = DescribePackageSignature(s.options->path);
+    std::string who = summary.ok() && summary->present && summary->problem.empty()
+                          ? " (" + summary->method + " " + summary->signer + ")"
+                          : "";
+    return Skipped(name,
+                   "package signed" + who + " but not verified: give --pub KEY or --trust-root CA");
+  }
+  const auto& report = s.PackageSignature();
+  if (!report.ok()) {
+    CheckResult r = Errored(name, report.error());
+    if (r.failure == FailureClass::kBadSignature || r.failure == FailureClass::kUntrusted)
+      r.status = CheckStatus::kFailed;
+    return r;
+  }
+  return Passed(name, "package signed by " + report->signature.signer + " (" +
+                          report->signature.method + "), trusted; it covers " +
+                          std::to_string(report->signature.manifest.resources.size()) +
+                          " blobs (layers and config)");
 }
 
 }  // namespace
@@ -126,7 +149,19 @@ CheckResult CheckDigests(Subject& s) {
       r.message = "package layers: " + s.extract_error->ToString();
       return r;
     }
-    layers = PlainCount(s.extracted_files, "layer", "layers") + " match their digests";
+    layers = PlainCount(s.extracted_files, "file layer", "file layers") + " match their digests";
+    if (s.has_package_sig() && s.has_trust() && s.PackageSignature().ok()) {
+      const auto& p = *s.PackageSignature();
+      if (!p.diff.empty() || !p.inconsistent.empty()) {
+        CheckResult r = Failed(name, FailureClass::kCheckFailed,
+                               "package does not match its signature (tampered or corrupt)");
+        AddDiff(p.diff, &r);
+        for (const auto& n : p.inconsistent) r.details.push_back("inconsistent: " + n);
+        return r;
+      }
+      layers += "; " + PlainCount(p.verified, "signed blob matches", "signed blobs match") +
+                " the package signature";
+    }
   }
   if (!s.has_model_sig()) {
     if (s.package) return Passed(name, layers);
@@ -152,11 +187,7 @@ CheckResult CheckDigests(Subject& s) {
 
 CheckResult CheckSignature(Subject& s) {
   const char* name = "signature";
-  if (s.package)
-    for (const auto& l : s.package->layers)
-      if (l.role == "signature")
-        // The package signature layer (signs the manifest) needs the package verifier.
-        return Skipped(name, "package signatures not supported by this build");
+  if (s.has_package_sig()) return CheckPackageSignature(s);
   if (s.sealed && SealedSignature(s))
     return Skipped(name,
                    "the folder signature is sealed with the weights (model.sig.wgenc); unpack with "
@@ -187,23 +218,47 @@ bool Subject::has_model_sig() const {
              std::filesystem::path(model_dir) / signing::kDefaultSignatureName, ec);
 }
 
+Result<const signing::TrustPolicy*> Subject::Trust() {
+  if (!trust_status_) {
+    trust_status_ = [&]() -> Status {
+      if (!options->public_key.empty()) {
+        WG_ASSIGN_OR_RETURN(key_, signing::EcKey::ReadPublicKeyFile(options->public_key));
+        trust_.public_key = &*key_;
+      }
+      for (const auto& root : options->trust_roots) {
+        WG_ASSIGN_OR_RETURN(auto certs, signing::ReadCertificatesPem(root));
+        trust_.roots.insert(trust_.roots.end(), certs.begin(), certs.end());
+      }
+      return Ok();
+    }();
+  }
+  if (!trust_status_->ok()) return trust_status_->error();
+  return &trust_;
+}
+
 const Result<signing::FolderVerifyReport>& Subject::FolderSignature() {
   if (verified_) return *verified_;
   if (!has_trust()) return FolderDigests();
-  verified_ = [&]() -> Result<signing::FolderVerifyReport> {
-    std::optional<signing::EcKey> key;
-    signing::TrustPolicy trust;
-    if (!options->public_key.empty()) {
-      WG_ASSIGN_OR_RETURN(key, signing::EcKey::ReadPublicKeyFile(options->public_key));
-      trust.public_key = &*key;
-    }
-    for (const auto& root : options->trust_roots) {
-      WG_ASSIGN_OR_RETURN(auto certs, signing::ReadCertificatesPem(root));
-      trust.roots.insert(trust.roots.end(), certs.begin(), certs.end());
-    }
-    return signing::VerifyModelFolder(model_dir, trust, {});
-  }();
+  auto trust = Trust();
+  verified_ = trust.ok() ? signing::VerifyModelFolder(model_dir, **trust, {})
+                         : Result<signing::FolderVerifyReport>(trust.error());
   return *verified_;
+}
+
+const Result<PackageVerifyReport>& Subject::PackageSignature() {
+  if (!package_verified_) {
+    auto trust = Trust();
+    package_verified_ = trust.ok() ? VerifyPackage(options->path, **trust, {})
+                                   : Result<PackageVerifyReport>(trust.error());
+  }
+  return *package_verified_;
+}
+
+bool Subject::has_package_sig() const {
+  if (package)
+    for (const auto& l : package->layers)
+      if (l.role == "signature") return true;
+  return false;
 }
 
 const Result<signing::FolderVerifyReport>& Subject::FolderDigests() {

@@ -133,8 +133,8 @@ std::string ValidateJunitXml(const ValidateReport& report) {
   x += "    <properties>\n";
   x += "      <property" + Attr("name", "path") + Attr("value", report.path) + "/>\n";
   x += "      <property" + Attr("name", "kind") + Attr("value", report.kind) + "/>\n";
-  x += "      <property" + Attr("name", "outcome") +
-       Attr("value", OutcomeName(report.Outcome())) + "/>\n";
+  x += "      <property" + Attr("name", "outcome") + Attr("value", OutcomeName(report.Outcome())) +
+       "/>\n";
   x += "    </properties>\n";
   for (const auto& c : report.checks) {
     x += "    <testcase" + Attr("classname", "weightgate.validate." + report.kind) +

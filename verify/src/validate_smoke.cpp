@@ -20,7 +20,7 @@ std::string RunnableModel(const Subject& s) {
   std::string found;
   for (const auto& f : s.scan.files) {
     if (!f.format || (*f.format != Format::kGguf && *f.format != Format::kLlama2c)) continue;
-    if (f.tensors == 0) continue;  // a llama2.c tokenizer, not a checkpoint
+    if (f.tensors == 0) continue;   // a llama2.c tokenizer, not a checkpoint
     if (!found.empty()) return "";  // several checkpoints: which one ships is not ours to guess
     found = f.path;
   }

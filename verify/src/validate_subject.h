@@ -9,6 +9,7 @@
 #include "weightgate/formats/inspect.h"
 #include "weightgate/package/package.h"
 #include "weightgate/signing/oms.h"
+#include "weightgate/verify/package_signature.h"
 #include "weightgate/verify/validate.h"
 
 namespace wg::verify::internal {
@@ -26,6 +27,7 @@ struct Subject {
   std::optional<CheckStatus> cpu_smoke;  // set by CheckSmokeCpu; the GPU case reads it
 
   bool has_model_sig() const;
+  bool has_package_sig() const;
   bool has_trust() const { return !options->public_key.empty() || !options->trust_roots.empty(); }
 
   // The folder against its model.sig: verified with the trust options when they were given
@@ -33,9 +35,17 @@ struct Subject {
   const Result<signing::FolderVerifyReport>& FolderSignature();
   // Without trust checks, for the digests check when the signature itself failed.
   const Result<signing::FolderVerifyReport>& FolderDigests();
+  // The package's signature layer verified with the trust options (which must be given).
+  const Result<PackageVerifyReport>& PackageSignature();
 
  private:
+  // The key and roots of --pub / --trust-root, read once.
+  Result<const signing::TrustPolicy*> Trust();
+  std::optional<signing::EcKey> key_;
+  signing::TrustPolicy trust_;
+  std::optional<Status> trust_status_;
   std::optional<Result<signing::FolderVerifyReport>> verified_, digests_;
+  std::optional<Result<PackageVerifyReport>> package_verified_;
 };
 
 // One check: reads the subject, returns its result (the caller times it).

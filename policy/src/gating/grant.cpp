@@ -1,5 +1,6 @@
 #include "weightgate/policy/grant.h"
 
+#include <cctype>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -32,20 +33,31 @@ std::string Grant::SignedBytes() const {
 }
 
 Result<int64_t> ParseUtcTime(const std::string& text) {
-  std::tm tm{};
-  int y, mo, d, h = 0, mi = 0, s = 0;
-  char z = 0;
-  bool ok = false;
-  if (text.size() == 10)
-    ok = std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &mo, &d) == 3;
-  else if (text.size() == 20)
-    ok =
-        std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &s, &z) == 7 &&
-        z == 'Z';
-  if (!ok || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+  // Exactly "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ", digits where the pattern has D (no sign,
+  // no spaces), and a real calendar date from 1970 on: FormatUtcTime must print the same
+  // instant back in the same form (found by the grant fuzzer: years below 1000, leap
+  // seconds rolling into year 10000 and 31 February did not round-trip).
+  static constexpr std::string_view kDate = "DDDD-DD-DD", kTime = "DDDD-DD-DDTDD:DD:DDZ";
+  auto bad = [&] {
     return Error::Usage("not a UTC date")
-        .Expected("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ")
+        .Expected("YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, from 1970")
         .Found(text);
+  };
+  std::string_view pattern = text.size() == kDate.size() ? kDate : kTime;
+  if (text.size() != pattern.size()) return bad();
+  for (size_t i = 0; i < pattern.size(); ++i)
+    if (pattern[i] == 'D' ? !std::isdigit(static_cast<unsigned char>(text[i]))
+                          : text[i] != pattern[i])
+      return bad();
+  auto num = [&](size_t at, size_t n) { return std::stoi(text.substr(at, n)); };
+  int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = 0, mi = 0, s = 0;
+  if (pattern == kTime) h = num(11, 2), mi = num(14, 2), s = num(17, 2);
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+      mi > 59 || s > 59)
+    return bad();
+  std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

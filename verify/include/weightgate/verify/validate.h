@@ -6,8 +6,9 @@
 // The checks, in order (docs/validate.md):
 //   format      every weight file opens and every tensor span lies inside its file
 //   pickle-scan no pickle imports a global off the allowlist (nothing is executed)
-//   digests     the files are what the signature file lists (package: every layer digest)
-//   signature   the signature verifies and its signer is trusted (--pub / --trust-root)
+//   digests     package: every layer matches its digest (and the package signature's list);
+//               folder: the files are what model.sig lists
+//   signature   the package signature layer or model.sig verifies and its signer is trusted
 //   policy      the release policy allows the use described by --context
 //   golden      the golden record matches
 //   smoke-cpu   a short greedy generation on the CPU reference: no NaN/Inf
