@@ -70,6 +70,10 @@ FailureClass FailureClassOf(const Error& e) {
       return FailureClass::kBadSignature;
     case ErrorCode::kUntrusted:
       return FailureClass::kUntrusted;
+    case ErrorCode::kDenied:
+      return FailureClass::kDenied;
+    case ErrorCode::kNeedsLicence:
+      return FailureClass::kNeedsLicence;
   }
   return FailureClass::kMalformed;
 }
