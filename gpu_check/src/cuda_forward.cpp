@@ -42,8 +42,8 @@ namespace wg {
 namespace {
 
 Error CublasError(cublasStatus_t s, const char* call) {
-  return Error(ErrorCode::kIo, std::string("cuBLAS call failed: ") + cublasGetStatusName(s) +
-                                   " (" + cublasGetStatusString(s) + ")")
+  return Error(ErrorCode::kIo, std::string("cuBLAS call failed: ") + cublasGetStatusName(s) + " (" +
+                                   cublasGetStatusString(s) + ")")
       .Field(call);
 }
 
@@ -56,13 +56,20 @@ Error CublasError(cublasStatus_t s, const char* call) {
 // The kernels' element type for a weight dtype; others have no CUDA path.
 Result<int> KernelType(const TensorInfo& t) {
   switch (t.dtype) {
-    case DType::kF32: return cuda::kWF32;
-    case DType::kF16: return cuda::kWF16;
-    case DType::kBF16: return cuda::kWBF16;
-    case DType::kQ8_0: return cuda::kWQ8_0;
-    case DType::kQ4_0: return cuda::kWQ4_0;
-    case DType::kQ4K: return cuda::kWQ4K;
-    case DType::kQ6K: return cuda::kWQ6K;
+    case DType::kF32:
+      return cuda::kWF32;
+    case DType::kF16:
+      return cuda::kWF16;
+    case DType::kBF16:
+      return cuda::kWBF16;
+    case DType::kQ8_0:
+      return cuda::kWQ8_0;
+    case DType::kQ4_0:
+      return cuda::kWQ4_0;
+    case DType::kQ4K:
+      return cuda::kWQ4K;
+    case DType::kQ6K:
+      return cuda::kWQ6K;
     default:
       return Error::Unsupported("no CUDA kernel for this weight dtype")
           .File(t.file->path())
@@ -89,8 +96,8 @@ Result<std::vector<CudaDeviceInfo>> ListCudaDevices() {
   for (int i = 0; i < n; ++i) {
     cudaDeviceProp p{};
     WG_CUDA_TRY(cudaGetDeviceProperties(&p, i));
-    out.push_back({i, p.name, p.major, p.minor, static_cast<uint64_t>(p.totalGlobalMem), driver,
-                   runtime});
+    out.push_back(
+        {i, p.name, p.major, p.minor, static_cast<uint64_t>(p.totalGlobalMem), driver, runtime});
   }
   return out;
 }
@@ -120,10 +127,9 @@ struct CudaForward::Impl {
     if (w.type == cuda::kWF32) {
       // Row-major [rows, cols] is column-major [cols, rows]: y = A^T x.
       const float one = 1.f, zero = 0.f;
-      WG_CUBLAS_TRY(cublasSgemv(cublas, CUBLAS_OP_T, static_cast<int>(w.cols),
-                                static_cast<int>(w.rows), &one,
-                                reinterpret_cast<const float*>(w.data), static_cast<int>(w.cols),
-                                in, 1, &zero, out, 1));
+      WG_CUBLAS_TRY(cublasSgemv(
+          cublas, CUBLAS_OP_T, static_cast<int>(w.cols), static_cast<int>(w.rows), &one,
+          reinterpret_cast<const float*>(w.data), static_cast<int>(w.cols), in, 1, &zero, out, 1));
       return Ok();
     }
     WG_CUDA_TRY(cuda::LaunchMatVec(w, in, out, stream));
@@ -143,8 +149,8 @@ Result<std::unique_ptr<CudaForward>> CudaForward::Create(const LlamaModel& model
   // Every weight the pass reads, once each (a tied head is the embedding).
   std::vector<const TensorInfo*> tensors = {model.token_embd, model.output_norm, model.output};
   for (const LlamaLayerWeights& l : model.layers)
-    tensors.insert(tensors.end(), {l.attn_norm, l.wq, l.wk, l.wv, l.wo, l.ffn_norm, l.w_gate,
-                                   l.w_down, l.w_up});
+    tensors.insert(tensors.end(),
+                   {l.attn_norm, l.wq, l.wk, l.wv, l.wo, l.ffn_norm, l.w_gate, l.w_down, l.w_up});
   std::vector<cuda::UploadPiece> pieces;
   std::vector<const TensorInfo*> order;
   for (const TensorInfo* t : tensors) {
@@ -203,7 +209,9 @@ Result<std::unique_ptr<CudaForward>> CudaForward::Create(const LlamaModel& model
 CudaForward::CudaForward(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaForward::~CudaForward() = default;
 
-const CudaLoadStats& CudaForward::load_stats() const { return impl_->load; }
+const CudaLoadStats& CudaForward::load_stats() const {
+  return impl_->load;
+}
 
 Result<const std::vector<float>*> CudaForward::Forward(int32_t token, int32_t pos) {
   Impl& m = *impl_;

@@ -152,8 +152,8 @@ __global__ void RmsNormKernel(const float* x, const uint8_t* w, int wtype, int n
     out[i] = static_cast<float>(DequantAt(w, wtype, i) * (scale * x[i]));
 }
 
-__global__ void RopeKernel(float* q, float* k, const double* inv_freq, int n_heads,
-                           int n_kv_heads, int hs, bool adjacent, int pos) {
+__global__ void RopeKernel(float* q, float* k, const double* inv_freq, int n_heads, int n_kv_heads,
+                           int hs, bool adjacent, int pos) {
   const int pairs = hs / 2;
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= (n_heads + n_kv_heads) * pairs) return;

@@ -40,8 +40,9 @@ cudaError_t LaunchRope(float* q, float* k, const double* inv_freq, int n_heads, 
 cudaError_t LaunchAttention(const float* q, const float* key_cache, const float* value_cache,
                             double* scores, int n_heads, int head_size, int kv_dim, int kv_mul,
                             int pos, int max_seq, float* out, cudaStream_t s);
-cudaError_t LaunchAdd(float* x, const float* y, int n, cudaStream_t s);         // x += y
-cudaError_t LaunchSwiGlu(float* gate, const float* up, int n, cudaStream_t s);  // gate = silu(gate)*up
+cudaError_t LaunchAdd(float* x, const float* y, int n, cudaStream_t s);  // x += y
+cudaError_t LaunchSwiGlu(float* gate, const float* up, int n,
+                         cudaStream_t s);  // gate = silu(gate)*up
 
 // Statistics of dequantized values: sums over finite values, NaN and Inf counted apart.
 struct DevStats {

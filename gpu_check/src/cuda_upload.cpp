@@ -13,8 +13,7 @@ namespace {
 constexpr uint64_t kStageBytes = 64ull << 20;
 
 double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // Owns the pinned buffers, streams and events of one staged upload.
@@ -34,8 +33,8 @@ struct StagingSet {
 
 // Copies the part of the arena [begin, end) that the pieces cover into `out`, zeroing
 // alignment gaps. `next` is the first piece that may overlap; it advances.
-void FillWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin,
-                uint64_t end, uint8_t* out) {
+void FillWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin, uint64_t end,
+                uint8_t* out) {
   uint64_t cursor = begin;
   while (*next < pieces.size()) {
     const UploadPiece& p = pieces[*next];
@@ -144,8 +143,8 @@ Result<CudaLoadStats> UploadMeasured(const std::vector<UploadPiece>& pieces, uin
   WG_CUDA_TRY(cudaDeviceSynchronize());
   const double start = Now();
   for (const UploadPiece& p : pieces)
-    if (p.bytes) WG_CUDA_TRY(cudaMemcpy(arena + p.device_offset, p.host, p.bytes,
-                                        cudaMemcpyHostToDevice));
+    if (p.bytes)
+      WG_CUDA_TRY(cudaMemcpy(arena + p.device_offset, p.host, p.bytes, cudaMemcpyHostToDevice));
   const double plain = Now() - start;
   WG_ASSIGN_OR_RETURN(double warm, StagedUpload(pieces, arena_bytes, arena));
   if (plain > 0) stats.memcpy_gbps = stats.bytes / plain / 1e9;

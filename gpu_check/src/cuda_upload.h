@@ -17,10 +17,10 @@ namespace wg::cuda {
 // A CUDA error as a wg::Error naming the call that failed.
 Error CudaError(cudaError_t e, const char* call);
 
-#define WG_CUDA_TRY(expr)                                                                    \
-  do {                                                                                       \
-    const cudaError_t wg_cuda_err_ = (expr);                                                 \
-    if (wg_cuda_err_ != cudaSuccess) return ::wg::cuda::CudaError(wg_cuda_err_, #expr);     \
+#define WG_CUDA_TRY(expr)                                                               \
+  do {                                                                                  \
+    const cudaError_t wg_cuda_err_ = (expr);                                            \
+    if (wg_cuda_err_ != cudaSuccess) return ::wg::cuda::CudaError(wg_cuda_err_, #expr); \
   } while (0)
 
 // Selects `device` after checking that it exists; the error says why not.
@@ -38,7 +38,9 @@ class DeviceBuffer {
   Status Allocate(uint64_t bytes, const char* what);  // zero-filled
   uint8_t* get() const { return static_cast<uint8_t*>(ptr_); }
   template <typename T>
-  T* as() const { return static_cast<T*>(ptr_); }
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   uint64_t bytes() const { return bytes_; }
 
  private:

@@ -16,10 +16,13 @@ double LogitTolerance(DType dtype) {
   // width), not quantization error. Quantized formats get more room because their
   // activations carry larger outliers.
   switch (dtype) {
-    case DType::kF32: return 1e-3;
+    case DType::kF32:
+      return 1e-3;
     case DType::kF16:
-    case DType::kBF16: return 2e-3;
-    default: return 5e-3;  // Q8_0, Q4_0, Q4_K, Q6_K
+    case DType::kBF16:
+      return 2e-3;
+    default:
+      return 5e-3;  // Q8_0, Q4_0, Q4_K, Q6_K
   }
 }
 
@@ -91,8 +94,9 @@ Result<std::vector<int>> ParseDeviceList(const std::string& spec, int visible) {
   while (start <= spec.size()) {
     const size_t comma = std::min(spec.find(',', start), spec.size());
     const std::string item = spec.substr(start, comma - start);
-    const bool digits = !item.empty() && item.size() <= 6 &&
-                        std::all_of(item.begin(), item.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+    const bool digits =
+        !item.empty() && item.size() <= 6 &&
+        std::all_of(item.begin(), item.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
     const int index = digits ? std::stoi(item) : -1;
     if (index < 0 || index >= visible)
       return Error::Usage("--device names a GPU that is not visible")

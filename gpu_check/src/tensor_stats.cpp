@@ -79,8 +79,8 @@ std::string CompareTensorStats(const TensorStats& host, const TensorStats& devic
   char buf[160];
   // -0.0 == +0.0 here on purpose: which zero a min/max reduction keeps is unspecified.
   if (host.min != device.min || host.max != device.max) {
-    std::snprintf(buf, sizeof buf, "min/max: host %.9g/%.9g, device %.9g/%.9g", host.min,
-                  host.max, device.min, device.max);
+    std::snprintf(buf, sizeof buf, "min/max: host %.9g/%.9g, device %.9g/%.9g", host.min, host.max,
+                  device.min, device.max);
     return buf;
   }
   // Summation order is the only difference: allow 1e-9 of the magnitude summed.
@@ -90,8 +90,9 @@ std::string CompareTensorStats(const TensorStats& host, const TensorStats& devic
   if (!close(host.sum, device.sum, host.sum_abs) ||
       !close(host.sum_abs, device.sum_abs, host.sum_abs) ||
       !close(host.sum_sq, device.sum_sq, host.sum_sq)) {
-    std::snprintf(buf, sizeof buf, "sums: host %.17g/%.17g, device %.17g/%.17g (sum/sum of squares)",
-                  host.sum, host.sum_sq, device.sum, device.sum_sq);
+    std::snprintf(buf, sizeof buf,
+                  "sums: host %.17g/%.17g, device %.17g/%.17g (sum/sum of squares)", host.sum,
+                  host.sum_sq, device.sum, device.sum_sq);
     return buf;
   }
   return "";
@@ -124,13 +125,20 @@ namespace {
 
 int KernelTypeOf(DType t) {
   switch (t) {
-    case DType::kF16: return cuda::kWF16;
-    case DType::kBF16: return cuda::kWBF16;
-    case DType::kQ8_0: return cuda::kWQ8_0;
-    case DType::kQ4_0: return cuda::kWQ4_0;
-    case DType::kQ4K: return cuda::kWQ4K;
-    case DType::kQ6K: return cuda::kWQ6K;
-    default: return cuda::kWF32;
+    case DType::kF16:
+      return cuda::kWF16;
+    case DType::kBF16:
+      return cuda::kWBF16;
+    case DType::kQ8_0:
+      return cuda::kWQ8_0;
+    case DType::kQ4_0:
+      return cuda::kWQ4_0;
+    case DType::kQ4K:
+      return cuda::kWQ4K;
+    case DType::kQ6K:
+      return cuda::kWQ6K;
+    default:
+      return cuda::kWF32;
   }
 }
 
@@ -153,7 +161,7 @@ Result<DeviceTensorStats> CudaTensorStats(const TensorCatalog& catalog, int devi
   out.stats.resize(catalog.tensors.size());
 
   // Slices no larger than the budget, then batches of slices that fit it together.
-  std::vector<std::vector<Slice>> batches(1);
+  std::vector<std::vector<Slice> > batches(1);
   uint64_t batch_bytes = 0, arena_max = 0;
   for (size_t i = 0; i < catalog.tensors.size(); ++i) {
     const TensorInfo& t = catalog.tensors[i];
@@ -162,8 +170,8 @@ Result<DeviceTensorStats> CudaTensorStats(const TensorCatalog& catalog, int devi
     WG_ASSIGN_OR_RETURN(uint64_t want, ByteSize(t.dtype, t.elements()));
     if (want != t.nbytes) continue;  // the host pass reports the malformed tensor
     out.stats[i] = TensorStats{};
-    const uint64_t max_slice = std::max<uint64_t>(info.block_bytes,
-                                                  budget_bytes / 2 / info.block_bytes * info.block_bytes);
+    const uint64_t max_slice = std::max<uint64_t>(
+        info.block_bytes, budget_bytes / 2 / info.block_bytes * info.block_bytes);
     for (uint64_t byte = 0; byte < t.nbytes; byte += max_slice) {
       const uint64_t bytes = std::min(max_slice, t.nbytes - byte);
       const uint64_t aligned = (bytes + 255) / 256 * 256;
@@ -193,8 +201,8 @@ Result<DeviceTensorStats> CudaTensorStats(const TensorCatalog& catalog, int devi
       const Slice& s = batch[k];
       out.bytes += s.bytes;
       WG_CUDA_TRY(cuda::LaunchTensorStats(arena.get() + pieces[k].device_offset,
-                                          KernelTypeOf(catalog.tensors[s.tensor].dtype),
-                                          s.elements, partials.as<cuda::DevStats>(), nullptr));
+                                          KernelTypeOf(catalog.tensors[s.tensor].dtype), s.elements,
+                                          partials.as<cuda::DevStats>(), nullptr));
       WG_CUDA_TRY(cudaMemcpy(host_partials.data(), partials.get(),
                              host_partials.size() * sizeof(cuda::DevStats),
                              cudaMemcpyDeviceToHost));
