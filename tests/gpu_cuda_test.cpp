@@ -116,7 +116,10 @@ TEST(CudaTwin, HuggingFaceRotateHalvesLayoutMatches) {
   ASSERT_TRUE(m.ok()) << m.error().ToString();
   ASSERT_EQ(m->config.rope_layout, RopeLayout::kHalves);
   const std::vector<int32_t> fed = PublishedStory(24);
-  auto report = RunDevicePasses(*m, SmokePass{"cpu", {fed[0]}, {fed.begin() + 1, fed.end()}}, "0");
+  SmokePass cpu;
+  cpu.prompt_ids = {fed[0]};
+  cpu.next_ids.assign(fed.begin() + 1, fed.end());
+  auto report = RunDevicePasses(*m, cpu, "0");
   ASSERT_TRUE(report.ok()) << report.error().ToString();
   ASSERT_EQ(report->passes.size(), 1u);
   EXPECT_TRUE(report->passes[0].passed)
@@ -339,7 +342,9 @@ TEST(GpuCheckCli, TensorsFlagOnTheRealModelCountsEveryTensor) {
   ASSERT_TRUE(cat.ok());
   EXPECT_EQ(j["tensors"].size(), cat->tensors.size());
   EXPECT_EQ(j["tensors"][0]["host"]["finite"], cat->tensors[0].elements());
-  if (gpu) EXPECT_EQ(j["passes"][1]["mismatches"], 0);
+  if (gpu) {
+    EXPECT_EQ(j["passes"][1]["mismatches"], 0);
+  }
 }
 
 TEST(GpuCheckCli, DevicePassesPassOnEveryVisibleGpu) {
