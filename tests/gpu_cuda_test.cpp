@@ -11,8 +11,11 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <random>
 
+#include "../gpu_check/src/dequant_element.h"
 #include "support/test_util.h"
+#include "weightgate/core/quant.h"
 #include "weightgate/formats/convert.h"
 #include "weightgate/gpu_check/cpu_reference.h"
 #include "weightgate/gpu_check/cuda_forward.h"
@@ -190,6 +193,36 @@ INSTANTIATE_TEST_SUITE_P(Stories260K, CudaTensorPass,
                          [](const auto& info) { return info.param; });
 
 // ---- Host halves: always run ----
+
+// The CUDA kernels' element dequantization (the same source, compiled for the host
+// here) reproduces ToF32 bit for bit on random blocks of every dtype it handles.
+TEST(DequantElement, MatchesToF32BitForBitOnRandomBlocks) {
+  const std::pair<DType, int> types[] = {{DType::kF32, cuda::kWF32},   {DType::kF16, cuda::kWF16},
+                                         {DType::kBF16, cuda::kWBF16}, {DType::kQ8_0, cuda::kWQ8_0},
+                                         {DType::kQ4_0, cuda::kWQ4_0}, {DType::kQ4K, cuda::kWQ4K},
+                                         {DType::kQ6K, cuda::kWQ6K}};
+  std::mt19937 rng(7);
+  for (const auto& [dtype, wtype] : types) {
+    const uint64_t n = 4096;
+    auto bytes = ByteSize(dtype, n);
+    ASSERT_TRUE(bytes.ok());
+    std::vector<uint8_t> data(*bytes);
+    for (uint8_t& b : data) b = static_cast<uint8_t>(rng());
+    std::vector<float> want(n);
+    ASSERT_TRUE(ToF32(dtype, data.data(), want.data(), n).ok());
+    for (uint64_t i = 0; i < n; ++i) {
+      const float got = cuda::DequantAt(data.data(), wtype, i);
+      if (std::isnan(want[i])) {
+        EXPECT_TRUE(std::isnan(got)) << Name(dtype) << " element " << i;
+        continue;
+      }
+      uint32_t a, b;
+      std::memcpy(&a, &want[i], 4);
+      std::memcpy(&b, &got, 4);
+      ASSERT_EQ(a, b) << Name(dtype) << " element " << i << ": " << want[i] << " vs " << got;
+    }
+  }
+}
 
 // Host statistics of the embedding table equal a plain loop over the file's raw floats.
 TEST(HostTensorStats, MatchesTheRawBytesOfTheRealCheckpoint) {

@@ -3,100 +3,18 @@
 // smoke check must be obviously right before it is fast, and the CPU twin
 // (cpu_reference.cpp, core/quant.cpp) is what every kernel is compared against.
 //
-// Dequantization reproduces core/quant.cpp exactly: the same operations in the same
-// order, with __fmul_rn/__fsub_rn so that nvcc cannot fuse a multiply-add the host does
-// not fuse. The generic tensor pass relies on this to compare min/max bit for bit.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+// Dequantization (dequant_element.h) reproduces core/quant.cpp bit for bit; the generic
+// tensor pass relies on this to compare min/max exactly.
 #include <cfloat>
 #include <cmath>
 
 #include "cuda_kernels.h"
+#include "dequant_element.h"
 
 namespace wg::cuda {
 namespace {
 
 constexpr int kBlock = 256;  // threads per block for reductions and element-wise kernels
-
-__device__ __forceinline__ float HalfBits(const uint8_t* p) {
-  const unsigned short bits = static_cast<unsigned short>(p[0] | (p[1] << 8));
-  return __half2float(__ushort_as_half(bits));
-}
-
-// get_scale_min_k4 from ggml: the 6-bit scale and min of Q4_K sub-block j.
-__device__ __forceinline__ void ScaleMinK4(int j, const uint8_t* q, int* d, int* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
-// Element i of a run of elements of `type` starting at `base` (a row, or a whole tensor:
-// block types are contiguous blocks, so the flat index works for both).
-__device__ float DequantAt(const uint8_t* base, int type, uint64_t i) {
-  switch (type) {
-    case kWF32:
-      return reinterpret_cast<const float*>(base)[i];
-    case kWF16:
-      return __half2float(reinterpret_cast<const __half*>(base)[i]);
-    case kWBF16: {
-      const unsigned short b = reinterpret_cast<const unsigned short*>(base)[i];
-      return __uint_as_float(static_cast<unsigned int>(b) << 16);
-    }
-    case kWQ8_0: {
-      const uint8_t* blk = base + (i / 32) * 34;
-      const float d = HalfBits(blk);
-      const int8_t q = static_cast<int8_t>(blk[2 + i % 32]);
-      return __fmul_rn(static_cast<float>(q), d);
-    }
-    case kWQ4_0: {
-      const uint8_t* blk = base + (i / 32) * 18;
-      const float d = HalfBits(blk);
-      const int j = static_cast<int>(i % 32);
-      const uint8_t byte = blk[2 + (j & 15)];
-      const int q = (j < 16 ? (byte & 0x0F) : (byte >> 4)) - 8;
-      return __fmul_rn(static_cast<float>(q), d);
-    }
-    case kWQ4K: {
-      const uint8_t* blk = base + (i / 256) * 144;
-      const int j = static_cast<int>(i % 256);
-      const int chunk = j / 64, within = j % 64;
-      const int is = 2 * chunk + (within >= 32);
-      int sc, m;
-      ScaleMinK4(is, blk + 4, &sc, &m);
-      const uint8_t byte = blk[16 + 32 * chunk + within % 32];
-      const int q = within < 32 ? (byte & 0xF) : (byte >> 4);
-      const float d1 = __fmul_rn(HalfBits(blk), static_cast<float>(sc));
-      const float m1 = __fmul_rn(HalfBits(blk + 2), static_cast<float>(m));
-      return __fsub_rn(__fmul_rn(d1, static_cast<float>(q)), m1);
-    }
-    case kWQ6K: {
-      const uint8_t* blk = base + (i / 256) * 210;
-      const uint8_t* ql = blk;
-      const uint8_t* qh = blk + 128;
-      const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
-      const int j = static_cast<int>(i % 256);
-      const int half = j / 128, r = j % 128, quarter = r / 32, l = r % 32;
-      ql += 64 * half;
-      qh += 32 * half;
-      scales += 8 * half;
-      const int is = l / 16;
-      const uint8_t lo = quarter == 0 || quarter == 2 ? ql[l] : ql[l + 32];
-      const int low = quarter < 2 ? (lo & 0xF) : (lo >> 4);
-      const int high = (qh[l] >> (2 * quarter)) & 3;
-      const int q = (low | (high << 4)) - 32;
-      const float d = HalfBits(blk + 208);
-      return __fmul_rn(__fmul_rn(d, static_cast<float>(scales[is + 2 * quarter])),
-                       static_cast<float>(q));
-    }
-    default:
-      return __int_as_float(0x7fc00000);  // unreachable: the host maps dtypes first
-  }
-}
 
 __global__ void MatVecKernel(DevMatrix w, const float* __restrict__ x, float* __restrict__ y) {
   const int64_t row = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;

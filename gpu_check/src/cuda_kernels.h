@@ -11,10 +11,9 @@
 
 #include <cstdint>
 
-namespace wg::cuda {
+#include "dequant_element.h"  // WType
 
-// Weight element types the kernels dequantize, with llama.cpp's block layouts.
-enum WType : int { kWF32 = 0, kWF16, kWBF16, kWQ8_0, kWQ4_0, kWQ4K, kWQ6K };
+namespace wg::cuda {
 
 // A row-major [rows, cols] matrix in device memory in its file's dtype.
 struct DevMatrix {
