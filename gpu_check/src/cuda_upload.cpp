@@ -93,6 +93,9 @@ Status DeviceBuffer::Allocate(uint64_t bytes, const char* what) {
   }
   bytes_ = bytes;
   WG_CUDA_TRY(cudaMemset(ptr_, 0, bytes));
+  // cudaMemset runs on the legacy default stream, which does not order work on the
+  // non-blocking streams used later: wait for it so that it cannot land on an upload.
+  WG_CUDA_TRY(cudaDeviceSynchronize());
   return Ok();
 }
 
@@ -145,6 +148,8 @@ Result<CudaLoadStats> UploadMeasured(const std::vector<UploadPiece>& pieces, uin
   for (const UploadPiece& p : pieces)
     if (p.bytes)
       WG_CUDA_TRY(cudaMemcpy(arena + p.device_offset, p.host, p.bytes, cudaMemcpyHostToDevice));
+  // A pageable cudaMemcpy may return before its last DMA lands: time until it has.
+  WG_CUDA_TRY(cudaDeviceSynchronize());
   const double plain = Now() - start;
   WG_ASSIGN_OR_RETURN(double warm, StagedUpload(pieces, arena_bytes, arena));
   if (plain > 0) stats.memcpy_gbps = stats.bytes / plain / 1e9;
