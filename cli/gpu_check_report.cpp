@@ -6,19 +6,24 @@
 #include "weightgate/gpu_check/tensor_stats.h"
 
 namespace wg::cli {
+namespace {
+
+// CUDA's version integers (13000) as people write them (13.0).
+std::string CudaVersion(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+}  // namespace
 
 nlohmann::ordered_json DeviceJson(const DevicePass& d) {
   const CudaDeviceInfo& g = d.device;
-  auto version = [](int v) {
-    return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
-  };
   return {{"index", g.index},
           {"name", g.name},
           {"compute_capability",
            std::to_string(g.compute_major) + "." + std::to_string(g.compute_minor)},
           {"memory_bytes", g.memory_bytes},
-          {"driver_version", version(g.driver_version)},
-          {"runtime_version", version(g.runtime_version)}};
+          {"driver_version", CudaVersion(g.driver_version)},
+          {"runtime_version", CudaVersion(g.runtime_version)}};
 }
 
 nlohmann::ordered_json DevicePassJson(const DevicePass& d, const std::string& prompt) {
@@ -52,9 +57,9 @@ nlohmann::ordered_json DevicePassJson(const DevicePass& d, const std::string& pr
 
 void PrintDevicePass(const DevicePass& d) {
   const CudaDeviceInfo& g = d.device;
-  std::printf("gpu %d: %s, sm_%d%d, %.1f GiB, driver %d, runtime %d\n", g.index, g.name.c_str(),
+  std::printf("gpu %d: %s, sm_%d%d, %.1f GiB, driver %s, runtime %s\n", g.index, g.name.c_str(),
               g.compute_major, g.compute_minor, g.memory_bytes / double(1ull << 30),
-              g.driver_version, g.runtime_version);
+              CudaVersion(g.driver_version).c_str(), CudaVersion(g.runtime_version).c_str());
   if (!d.error.empty()) {
     std::printf("  FAILED: %s\n", d.error.c_str());
     return;

@@ -36,6 +36,7 @@ Status CudaForward::FlipWeightBitForTest(const std::string&, uint64_t, int) {
 
 #include "cuda_kernels.h"
 #include "cuda_upload.h"
+#include "kernel_types.h"
 #include "weightgate/gpu_check/cpu_reference.h"
 
 namespace wg {
@@ -55,28 +56,14 @@ Error CublasError(cublasStatus_t s, const char* call) {
 
 // The kernels' element type for a weight dtype; others have no CUDA path.
 Result<int> KernelType(const TensorInfo& t) {
-  switch (t.dtype) {
-    case DType::kF32:
-      return cuda::kWF32;
-    case DType::kF16:
-      return cuda::kWF16;
-    case DType::kBF16:
-      return cuda::kWBF16;
-    case DType::kQ8_0:
-      return cuda::kWQ8_0;
-    case DType::kQ4_0:
-      return cuda::kWQ4_0;
-    case DType::kQ4K:
-      return cuda::kWQ4K;
-    case DType::kQ6K:
-      return cuda::kWQ6K;
-    default:
-      return Error::Unsupported("no CUDA kernel for this weight dtype")
-          .File(t.file->path())
-          .Field(t.name)
-          .Expected("F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K")
-          .Found(std::string(Name(t.dtype)));
-  }
+  const int type = cuda::KernelTypeOf(t.dtype);
+  if (type < 0)
+    return Error::Unsupported("no CUDA kernel for this weight dtype")
+        .File(t.file->path())
+        .Field(t.name)
+        .Expected("F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K")
+        .Found(std::string(Name(t.dtype)));
+  return type;
 }
 
 }  // namespace

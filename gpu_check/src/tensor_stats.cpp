@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "kernel_types.h"
 #include "weightgate/core/quant.h"
 
 #ifdef WG_HAVE_CUDA
@@ -99,18 +100,7 @@ std::string CompareTensorStats(const TensorStats& host, const TensorStats& devic
 }
 
 bool DeviceStatsSupported(DType t) {
-  switch (t) {
-    case DType::kF32:
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kQ8_0:
-    case DType::kQ4_0:
-    case DType::kQ4K:
-    case DType::kQ6K:
-      return true;
-    default:
-      return false;
-  }
+  return cuda::KernelTypeOf(t) >= 0;
 }
 
 #ifndef WG_HAVE_CUDA
@@ -122,25 +112,6 @@ Result<DeviceTensorStats> CudaTensorStats(const TensorCatalog&, int, uint64_t) {
 #else
 
 namespace {
-
-int KernelTypeOf(DType t) {
-  switch (t) {
-    case DType::kF16:
-      return cuda::kWF16;
-    case DType::kBF16:
-      return cuda::kWBF16;
-    case DType::kQ8_0:
-      return cuda::kWQ8_0;
-    case DType::kQ4_0:
-      return cuda::kWQ4_0;
-    case DType::kQ4K:
-      return cuda::kWQ4K;
-    case DType::kQ6K:
-      return cuda::kWQ6K;
-    default:
-      return cuda::kWF32;
-  }
-}
 
 // A block-aligned slice of one tensor.
 struct Slice {
@@ -201,8 +172,8 @@ Result<DeviceTensorStats> CudaTensorStats(const TensorCatalog& catalog, int devi
       const Slice& s = batch[k];
       out.bytes += s.bytes;
       WG_CUDA_TRY(cuda::LaunchTensorStats(arena.get() + pieces[k].device_offset,
-                                          KernelTypeOf(catalog.tensors[s.tensor].dtype), s.elements,
-                                          partials.as<cuda::DevStats>(), nullptr));
+                                          cuda::KernelTypeOf(catalog.tensors[s.tensor].dtype),
+                                          s.elements, partials.as<cuda::DevStats>(), nullptr));
       WG_CUDA_TRY(cudaMemcpy(host_partials.data(), partials.get(),
                              host_partials.size() * sizeof(cuda::DevStats),
                              cudaMemcpyDeviceToHost));
