@@ -6,6 +6,7 @@
 
 #include "command.h"
 #include "gpu_check_report.h"
+#include "model_input.h"
 #include "weightgate/gpu_check/device_check.h"
 #include "weightgate/gpu_check/smoke.h"
 
@@ -15,17 +16,26 @@ namespace {
 struct GpuCheckOptions {
   std::string path, tokenizer, device = "all";
   SmokeOptions smoke;
+  ModelInputOptions input;
   bool json = false;
   bool tensors = false;  // the generic tensor pass instead of the forward pass
 };
 
 int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
-  if (o.tensors) return RunGpuTensorPass(o.path, o.device, o.json, quiet);
-  auto model = LoadLlamaModel(o.path, o.tokenizer);
+  // A package is opened under its policy (operation run); a gated one is decrypted into a
+  // private temporary folder that is removed when the check ends.
+  ModelInputOptions io = o.input;
+  io.operation = "run";
+  io.tokenizer = o.tokenizer;
+  auto input = OpenModelInput(o.path, io);
+  if (!input.ok()) return ReportError(input.error());
+  const std::string& path = (*input)->path;
+  if (o.tensors) return RunGpuTensorPass(path, o.device, o.json, quiet);
+  auto model = LoadLlamaModel(path, (*input)->tokenizer);
   if (!model.ok()) {
     // A model file of an architecture without a forward pass gets the generic tensor pass.
-    if (model.error().code() == ErrorCode::kUnsupported && DetectFormat(o.path))
-      return RunGpuTensorPass(o.path, o.device, o.json, quiet);
+    if (model.error().code() == ErrorCode::kUnsupported && DetectFormat(path))
+      return RunGpuTensorPass(path, o.device, o.json, quiet);
     return ReportError(model.error());
   }
   auto cpu = RunCpuSmoke(*model, o.smoke);
@@ -92,7 +102,8 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
 void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   auto* cmd = app.add_subcommand("gpu-check", "Smoke inference on GPUs against a CPU reference");
   auto o = std::make_shared<GpuCheckOptions>();
-  cmd->add_option("PATH", o->path, "llama2.c checkpoint, GGUF (llama) or Hugging Face folder")
+  cmd->add_option("PATH", o->path,
+                  "llama2.c checkpoint, GGUF (llama), Hugging Face folder or package")
       ->required();
   cmd->add_option("--tokenizer", o->tokenizer, "llama2.c: tokenizer file");
   cmd->add_option("--device", o->device, "GPUs to check: all or a list of indices")
@@ -102,11 +113,14 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_flag("--json", o->json, "Print one JSON report");
   cmd->add_flag("--tensors", o->tensors,
                 "Generic tensor pass (statistics on host and GPU) instead of the forward pass");
+  AddModelInputFlags(cmd, &o->input);
   cmd->footer(
       "Exit codes: 0 passed on every selected GPU, 1 failed, 2 bad usage or input, 3 passed on "
-      "the CPU reference only (no GPU visible, or no CUDA in this build).\n"
-      "Models of other architectures (or --tensors) get the generic tensor pass: every tensor's "
-      "statistics on the host and on each GPU, compared.\n\n"
+      "the CPU reference only (no GPU visible, or no CUDA in this build), 6 the package's "
+      "policy\nforbids it (no grant, operation run not allowed), 7 its licence must be accepted "
+      "first (--receipt).\nPATH may be a package; gated/closed packages take --identity/--grant "
+      "as unpack does.\nModels of other architectures (or --tensors) get the generic tensor "
+      "pass: every tensor's statistics on the host and on each GPU, compared.\n\n"
       "Example:\n"
       "  weightgate gpu-check stories260K.bin --prompt 'Once upon a time' --tokens 64 --json");
   cmd->callback(
