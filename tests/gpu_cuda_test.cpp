@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "../gpu_check/src/cuda_upload.h"
 #include "../gpu_check/src/dequant_element.h"
 #include "support/test_util.h"
 #include "weightgate/core/quant.h"
@@ -221,6 +222,35 @@ TEST(DequantElement, MatchesToF32BitForBitOnRandomBlocks) {
       std::memcpy(&b, &got, 4);
       ASSERT_EQ(a, b) << Name(dtype) << " element " << i << ": " << want[i] << " vs " << got;
     }
+  }
+}
+
+// The staged upload's host half: windows of any size, filled one after the other, put
+// every piece at its aligned arena offset and zeros in the gaps.
+TEST(StagingWindows, ReassembleTheArenaImageForAnyWindowSize) {
+  std::mt19937 rng(3);
+  std::vector<std::vector<uint8_t>> sources;
+  for (uint64_t size : {0u, 1u, 255u, 256u, 257u, 1000u, 3u, 4096u}) {
+    sources.emplace_back(size);
+    for (uint8_t& b : sources.back()) b = static_cast<uint8_t>(rng() | 1);  // never zero
+  }
+  std::vector<cuda::UploadPiece> pieces;
+  for (const auto& s : sources) pieces.push_back({s.data(), s.size(), 0});
+  const uint64_t total = cuda::LayOutArena(pieces);
+  std::vector<uint8_t> want(total, 0);
+  for (const auto& p : pieces) {
+    EXPECT_EQ(p.device_offset % 256, 0u);
+    if (p.bytes) std::memcpy(want.data() + p.device_offset, p.host, p.bytes);
+  }
+  for (uint64_t window : {uint64_t{1}, uint64_t{7}, uint64_t{256}, uint64_t{1000}, total}) {
+    std::vector<uint8_t> got(total, 0xEE), buf(window);
+    size_t next = 0;
+    for (uint64_t begin = 0; begin < total; begin += window) {
+      const uint64_t end = std::min(total, begin + window);
+      cuda::FillStagingWindow(pieces, &next, begin, end, buf.data());
+      std::memcpy(got.data() + begin, buf.data(), end - begin);
+    }
+    EXPECT_EQ(got, want) << "window " << window;
   }
 }
 

@@ -1,9 +1,40 @@
 #include "cuda_upload.h"
 
-#ifdef WG_HAVE_CUDA
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+
+namespace wg::cuda {
+
+uint64_t LayOutArena(std::vector<UploadPiece>& pieces) {
+  uint64_t offset = 0;
+  for (UploadPiece& p : pieces) {
+    p.device_offset = offset;
+    offset += (p.bytes + 255) / 256 * 256;
+  }
+  return offset;
+}
+
+void FillStagingWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin,
+                       uint64_t end, uint8_t* out) {
+  uint64_t cursor = begin;
+  while (*next < pieces.size()) {
+    const UploadPiece& p = pieces[*next];
+    const uint64_t p_end = p.device_offset + p.bytes;
+    if (p.device_offset >= end) break;
+    const uint64_t a = std::max(p.device_offset, begin), b = std::min(p_end, end);
+    if (a > cursor) std::memset(out + (cursor - begin), 0, a - cursor);
+    if (b > a) std::memcpy(out + (a - begin), p.host + (a - p.device_offset), b - a);
+    cursor = std::max(cursor, b);
+    if (p_end > end) break;  // the piece continues in the next window
+    ++*next;
+  }
+  if (end > cursor) std::memset(out + (cursor - begin), 0, end - cursor);
+}
+
+}  // namespace wg::cuda
+
+#ifdef WG_HAVE_CUDA
 
 namespace wg::cuda {
 namespace {
@@ -30,25 +61,6 @@ struct StagingSet {
     }
   }
 };
-
-// Copies the part of the arena [begin, end) that the pieces cover into `out`, zeroing
-// alignment gaps. `next` is the first piece that may overlap; it advances.
-void FillWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin, uint64_t end,
-                uint8_t* out) {
-  uint64_t cursor = begin;
-  while (*next < pieces.size()) {
-    const UploadPiece& p = pieces[*next];
-    const uint64_t p_end = p.device_offset + p.bytes;
-    if (p.device_offset >= end) break;
-    const uint64_t a = std::max(p.device_offset, begin), b = std::min(p_end, end);
-    if (a > cursor) std::memset(out + (cursor - begin), 0, a - cursor);
-    if (b > a) std::memcpy(out + (a - begin), p.host + (a - p.device_offset), b - a);
-    cursor = std::max(cursor, b);
-    if (p_end > end) break;  // the piece continues in the next window
-    ++*next;
-  }
-  if (end > cursor) std::memset(out + (cursor - begin), 0, end - cursor);
-}
 
 }  // namespace
 
@@ -99,15 +111,6 @@ Status DeviceBuffer::Allocate(uint64_t bytes, const char* what) {
   return Ok();
 }
 
-uint64_t LayOutArena(std::vector<UploadPiece>& pieces) {
-  uint64_t offset = 0;
-  for (UploadPiece& p : pieces) {
-    p.device_offset = offset;
-    offset += (p.bytes + 255) / 256 * 256;
-  }
-  return offset;
-}
-
 Result<double> StagedUpload(const std::vector<UploadPiece>& pieces, uint64_t arena_bytes,
                             uint8_t* arena) {
   if (arena_bytes == 0) return 0.0;
@@ -127,7 +130,7 @@ Result<double> StagedUpload(const std::vector<UploadPiece>& pieces, uint64_t are
     // other stream's copy runs while we fill this one.
     if (window >= 2) WG_CUDA_TRY(cudaEventSynchronize(s.events[b]));
     const uint64_t end = std::min(arena_bytes, begin + stage);
-    FillWindow(pieces, &next, begin, end, static_cast<uint8_t*>(s.pinned[b]));
+    FillStagingWindow(pieces, &next, begin, end, static_cast<uint8_t*>(s.pinned[b]));
     WG_CUDA_TRY(cudaMemcpyAsync(arena + begin, s.pinned[b], end - begin, cudaMemcpyHostToDevice,
                                 s.streams[b]));
     WG_CUDA_TRY(cudaEventRecord(s.events[b], s.streams[b]));

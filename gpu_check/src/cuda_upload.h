@@ -1,13 +1,34 @@
 // Device memory, error mapping and the host -> device upload shared by the CUDA forward
-// pass and the generic tensor pass. Only compiled into CUDA builds (WG_HAVE_CUDA).
+// pass and the generic tensor pass. The arena layout and staging fill are plain host code
+// (built everywhere); the rest only into CUDA builds (WG_HAVE_CUDA).
 #pragma once
-
-#ifdef WG_HAVE_CUDA
-#include <cuda_runtime.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+namespace wg::cuda {
+
+// A run of host bytes (in a memory map) bound for `device_offset` in an arena.
+struct UploadPiece {
+  const uint8_t* host = nullptr;
+  uint64_t bytes = 0;
+  uint64_t device_offset = 0;
+};
+
+// Assigns 256-byte aligned arena offsets to the pieces in order; returns the arena size.
+uint64_t LayOutArena(std::vector<UploadPiece>& pieces);
+
+// Copies the part [begin, end) of the arena image that the pieces cover into `out`,
+// zeroing alignment gaps. `next` is the first piece that may overlap; it advances, so
+// consecutive windows walk the pieces once. Host-only (tested without a GPU).
+void FillStagingWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin,
+                       uint64_t end, uint8_t* out);
+
+}  // namespace wg::cuda
+
+#ifdef WG_HAVE_CUDA
+#include <cuda_runtime.h>
 
 #include "weightgate/core/error.h"
 #include "weightgate/gpu_check/cuda_forward.h"
@@ -47,16 +68,6 @@ class DeviceBuffer {
   void* ptr_ = nullptr;
   uint64_t bytes_ = 0;
 };
-
-// A run of host bytes (in a memory map) bound for `device_offset` in an arena.
-struct UploadPiece {
-  const uint8_t* host = nullptr;
-  uint64_t bytes = 0;
-  uint64_t device_offset = 0;
-};
-
-// Assigns 256-byte aligned arena offsets to the pieces in order; returns the arena size.
-uint64_t LayOutArena(std::vector<UploadPiece>& pieces);
 
 // Uploads the pieces into `arena`: once cold (the load time), then a plain pageable
 // cudaMemcpy of the same bytes and a warm staged upload, for the bandwidth ratio.
