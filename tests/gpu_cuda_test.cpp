@@ -6,6 +6,7 @@
 // or "built without CUDA ...") so that a CPU-only run says plainly what it did not test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -244,14 +245,27 @@ TEST(StagingWindows, ReassembleTheArenaImageForAnyWindowSize) {
   }
   for (uint64_t window : {uint64_t{1}, uint64_t{7}, uint64_t{256}, uint64_t{1000}, total}) {
     std::vector<uint8_t> got(total, 0xEE), buf(window);
-    size_t next = 0;
     for (uint64_t begin = 0; begin < total; begin += window) {
       const uint64_t end = std::min(total, begin + window);
-      cuda::FillStagingWindow(pieces, &next, begin, end, buf.data());
+      cuda::FillStagingWindow(pieces, begin, end, buf.data());
       std::memcpy(got.data() + begin, buf.data(), end - begin);
     }
     EXPECT_EQ(got, want) << "window " << window;
   }
+}
+
+TEST(StagingWindows, ParallelFillOfAWindowLargerThanOnePart) {
+  std::vector<uint8_t> a((9u << 20) + 5), b(300);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 7 + 1);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(i + 3);
+  std::vector<cuda::UploadPiece> pieces = {{b.data(), b.size(), 0}, {a.data(), a.size(), 0}};
+  const uint64_t total = cuda::LayOutArena(pieces);
+  std::vector<uint8_t> got(total, 0xEE);
+  ASSERT_TRUE(cuda::FillStagingWindowParallel(pieces, 0, total, got.data()).ok());
+  EXPECT_TRUE(std::equal(b.begin(), b.end(), got.begin()));
+  EXPECT_TRUE(std::equal(a.begin(), a.end(), got.begin() + pieces[1].device_offset));
+  EXPECT_EQ(got[b.size()], 0);  // alignment gap
+  EXPECT_EQ(got.back(), 0);
 }
 
 // Host statistics of the embedding table equal a plain loop over the file's raw floats.

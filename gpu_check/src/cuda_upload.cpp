@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "weightgate/core/thread_pool.h"
+
 namespace wg::cuda {
 
 uint64_t LayOutArena(std::vector<UploadPiece>& pieces) {
@@ -15,21 +17,39 @@ uint64_t LayOutArena(std::vector<UploadPiece>& pieces) {
   return offset;
 }
 
-void FillStagingWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin,
-                       uint64_t end, uint8_t* out) {
+void FillStagingWindow(const std::vector<UploadPiece>& pieces, uint64_t begin, uint64_t end,
+                       uint8_t* out) {
+  // Pieces are in arena order and do not overlap, so their ends are sorted too.
+  size_t next = std::partition_point(
+                    pieces.begin(), pieces.end(),
+                    [&](const UploadPiece& p) { return p.device_offset + p.bytes <= begin; }) -
+                pieces.begin();
   uint64_t cursor = begin;
-  while (*next < pieces.size()) {
-    const UploadPiece& p = pieces[*next];
-    const uint64_t p_end = p.device_offset + p.bytes;
+  for (; next < pieces.size(); ++next) {
+    const UploadPiece& p = pieces[next];
     if (p.device_offset >= end) break;
+    const uint64_t p_end = p.device_offset + p.bytes;
     const uint64_t a = std::max(p.device_offset, begin), b = std::min(p_end, end);
     if (a > cursor) std::memset(out + (cursor - begin), 0, a - cursor);
     if (b > a) std::memcpy(out + (a - begin), p.host + (a - p.device_offset), b - a);
     cursor = std::max(cursor, b);
-    if (p_end > end) break;  // the piece continues in the next window
-    ++*next;
   }
   if (end > cursor) std::memset(out + (cursor - begin), 0, end - cursor);
+}
+
+Status FillStagingWindowParallel(const std::vector<UploadPiece>& pieces, uint64_t begin,
+                                 uint64_t end, uint8_t* out) {
+  constexpr uint64_t kPart = 4ull << 20;
+  const uint64_t parts = (end - begin + kPart - 1) / kPart;
+  if (parts <= 1) {
+    FillStagingWindow(pieces, begin, end, out);
+    return Ok();
+  }
+  return ThreadPool::Shared().ParallelFor(parts, [&](size_t i) -> Status {
+    const uint64_t b = begin + i * kPart, e = std::min(end, b + kPart);
+    FillStagingWindow(pieces, b, e, out + (b - begin));
+    return Ok();
+  });
 }
 
 }  // namespace wg::cuda
@@ -122,7 +142,6 @@ Result<double> StagedUpload(const std::vector<UploadPiece>& pieces, uint64_t are
     WG_CUDA_TRY(cudaEventCreateWithFlags(&s.events[i], cudaEventDisableTiming));
   }
   const double start = Now();  // the copies only: pinning is set-up, not bandwidth
-  size_t next = 0;
   uint64_t window = 0;
   for (uint64_t begin = 0; begin < arena_bytes; begin += stage, ++window) {
     const int b = static_cast<int>(window % 2);
@@ -130,7 +149,7 @@ Result<double> StagedUpload(const std::vector<UploadPiece>& pieces, uint64_t are
     // other stream's copy runs while we fill this one.
     if (window >= 2) WG_CUDA_TRY(cudaEventSynchronize(s.events[b]));
     const uint64_t end = std::min(arena_bytes, begin + stage);
-    FillStagingWindow(pieces, &next, begin, end, static_cast<uint8_t*>(s.pinned[b]));
+    WG_TRY(FillStagingWindowParallel(pieces, begin, end, static_cast<uint8_t*>(s.pinned[b])));
     WG_CUDA_TRY(cudaMemcpyAsync(arena + begin, s.pinned[b], end - begin, cudaMemcpyHostToDevice,
                                 s.streams[b]));
     WG_CUDA_TRY(cudaEventRecord(s.events[b], s.streams[b]));

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "weightgate/core/error.h"
+
 namespace wg::cuda {
 
 // A run of host bytes (in a memory map) bound for `device_offset` in an arena.
@@ -20,10 +22,13 @@ struct UploadPiece {
 uint64_t LayOutArena(std::vector<UploadPiece>& pieces);
 
 // Copies the part [begin, end) of the arena image that the pieces cover into `out`,
-// zeroing alignment gaps. `next` is the first piece that may overlap; it advances, so
-// consecutive windows walk the pieces once. Host-only (tested without a GPU).
-void FillStagingWindow(const std::vector<UploadPiece>& pieces, size_t* next, uint64_t begin,
-                       uint64_t end, uint8_t* out);
+// zeroing alignment gaps. Host-only (tested without a GPU).
+void FillStagingWindow(const std::vector<UploadPiece>& pieces, uint64_t begin, uint64_t end,
+                       uint8_t* out);
+// The same over the shared thread pool in 4 MiB parts: one core's memcpy from the page
+// cache is slower than a PCIe 5 or NVLink-C2C link.
+Status FillStagingWindowParallel(const std::vector<UploadPiece>& pieces, uint64_t begin,
+                                 uint64_t end, uint8_t* out);
 
 }  // namespace wg::cuda
 
