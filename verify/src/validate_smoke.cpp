@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "validate_subject.h"
-#include "weightgate/gpu_check/devices.h"
+#include "weightgate/gpu_check/device_check.h"
 #include "weightgate/gpu_check/smoke.h"
 
 namespace wg::verify::internal {
@@ -67,22 +67,51 @@ CheckResult CheckSmokeCpu(Subject& s) {
     r.message = buf;
   }
   s.cpu_smoke = r.status;
+  s.cpu_pass = std::move(*pass);
+  s.model = std::move(*model);
   return r;
 }
 
 CheckResult CheckSmokeGpu(Subject& s) {
   const char* name = "smoke-gpu";
   if (s.options->gpu == GpuMode::kSkip) return Skipped(name, "--gpu skip");
-  if (!s.cpu_smoke) return Skipped(name, "nothing to run (see smoke-cpu)");
-  std::string why;
-  std::vector<GpuDevice> gpus = ListGpus(&why);
-  // The CUDA forward pass is not in this build yet: visible GPUs cannot be exercised.
-  std::string missing =
-      gpus.empty() ? why : "the CUDA forward pass is not in this build; GPUs listed, not run";
-  if (s.options->gpu == GpuMode::kRequire)
-    return Failed(name, FailureClass::kCheckFailed, "--gpu require: " + missing);
-  CheckResult r = Skipped(name, missing + "; passed on the CPU reference only");
-  if (*s.cpu_smoke == CheckStatus::kPassed) r.failure = FailureClass::kCpuOnly;
+  if (!s.cpu_pass || !s.model) return Skipped(name, "nothing to run (see smoke-cpu)");
+  // Every visible GPU, fed the CPU pass's tokens, its logits judged against the CPU's.
+  auto devices = RunDevicePasses(*s.model, *s.cpu_pass, "all");
+  if (!devices.ok()) return Errored(name, devices.error());
+  if (devices->passes.empty()) {
+    if (s.options->gpu == GpuMode::kRequire)
+      return Failed(name, FailureClass::kCheckFailed, "--gpu require: " + devices->no_device);
+    CheckResult r = Skipped(name, devices->no_device + "; passed on the CPU reference only");
+    if (*s.cpu_smoke == CheckStatus::kPassed) r.failure = FailureClass::kCpuOnly;
+    return r;
+  }
+  CheckResult r = Passed(name, "");
+  size_t failed = 0;
+  for (const DevicePass& d : devices->passes) {
+    std::string line = "gpu " + std::to_string(d.device.index) + " " + d.device.name + ": ";
+    if (d.passed) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf,
+                    "passed (max relative logit error %.2g <= %.2g, %.1f tokens/s)",
+                    d.comparison.max_rel_error, d.comparison.tolerance, d.pass.tokens_per_second);
+      line += buf;
+    } else {
+      line += "FAILED: " + (d.error.empty() ? d.comparison.why : d.error);
+      ++failed;
+    }
+    r.details.push_back(line);
+  }
+  if (failed) {
+    r.status = CheckStatus::kFailed;
+    r.failure = FailureClass::kCheckFailed;
+    r.message = std::to_string(failed) + " of " + std::to_string(devices->passes.size()) +
+                " GPUs disagree with the CPU reference";
+  } else {
+    r.message = std::to_string(devices->passes.size()) + " GPU" +
+                (devices->passes.size() == 1 ? "" : "s") + " agree with the CPU reference (" +
+                devices->dtype + " weights)";
+  }
   return r;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "weightgate/formats/inspect.h"
+#include "weightgate/gpu_check/llama_model.h"
+#include "weightgate/gpu_check/smoke.h"
 #include "weightgate/package/package.h"
 #include "weightgate/signing/oms.h"
 #include "weightgate/verify/package_signature.h"
@@ -24,7 +26,10 @@ struct Subject {
   size_t extracted_files = 0;
   bool sealed = false;  // a gated release: the files are ciphertext (gating.json)
   ScanReport scan;
-  std::optional<CheckStatus> cpu_smoke;  // set by CheckSmokeCpu; the GPU case reads it
+  // Set by CheckSmokeCpu; the GPU case runs the same model over the CPU pass's tokens.
+  std::optional<CheckStatus> cpu_smoke;
+  std::optional<LlamaModel> model;
+  std::optional<SmokePass> cpu_pass;
 
   bool has_model_sig() const;
   bool has_package_sig() const;
