@@ -195,6 +195,7 @@ void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
   struct Options {
     std::string path, tokenizer;
     bool json = false;
+    InspectTrust trust;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("PATH", opts->path,
@@ -202,6 +203,12 @@ void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
                   "or a folder holding one model")
       ->required();
   cmd->add_flag("--json", opts->json, "Print one JSON document listing every tensor");
+  auto* pub = cmd->add_option("--pub", opts->trust.pub,
+                              "A package: verify its signature with this public key (PEM)");
+  cmd->add_option("--trust-root", opts->trust.trust_roots,
+                  "A package: verify its signature's certificate chain to these CAs (PEM)")
+      ->expected(1, -1)
+      ->excludes(pub);
   cmd->add_option("--tokenizer", opts->tokenizer,
                   "llama2.c: tokenizer file to use instead of the one found beside (- for none)");
   cmd->footer(
@@ -212,11 +219,16 @@ void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "  weightgate inspect stories260K.bin\n"
       "  weightgate inspect model.gguf --json | jq '.tensors[] | select(.dtype == \"Q8_0\")'\n"
       "  weightgate inspect ./Llama-3.2-1B/        # a folder: index, shards, tokenizer\n"
-      "  weightgate inspect model.tar              # a package: layers, digests, model config");
+      "  weightgate inspect model.tar              # a package: layers, digests, model config\n"
+      "  weightgate inspect model.tar --pub release.pub   # ... and its signature verified");
   (void)global;
   cmd->callback([run, opts] {
     *run = [opts]() -> int {
-      if (IsPackage(opts->path)) return InspectPackageVerb(opts->path, opts->json);
+      if (IsPackage(opts->path)) return InspectPackageVerb(opts->path, opts->json, opts->trust);
+      if (!opts->trust.pub.empty() || !opts->trust.trust_roots.empty())
+        return ReportError(Error::Usage("--pub and --trust-root apply to packages only")
+                               .File(opts->path)
+                               .Expected("weightgate verify for a model folder"));
       auto cat = OpenCatalog(opts->path, OpenOptions{opts->tokenizer});
       if (!cat.ok()) return ReportError(cat.error());
       Json j = InspectJson(*cat, opts->path);

@@ -8,7 +8,9 @@
 
 #include "model_input.h"
 #include "package_gating.h"
+#include "sign_options.h"
 #include "weightgate/package/package.h"
+#include "weightgate/verify/package_signature.h"
 
 namespace wg::cli {
 namespace {
@@ -71,15 +73,76 @@ int RunInit(const std::string& dir, std::string out, bool force, bool quiet) {
   return kExitOk;
 }
 
+// The signature's state as inspect shows it: who signed (unverified), or the outcome of
+// verifying it when a key or trust root was given.
+struct SignatureState {
+  std::string line;  // the text after "signature  "
+  ojson json;
+};
+
+SignatureState DescribeSignature(const std::string& path, const InspectTrust& given) {
+  SignatureState st;
+  st.json = ojson::object();
+  auto summary = verify::DescribePackageSignature(path);
+  if (!summary.ok()) {
+    st.line = "unreadable: " + summary.error().ToString();
+    st.json["present"] = nullptr;
+    st.json["error"] = summary.error().ToString();
+    return st;
+  }
+  st.json["present"] = summary->present;
+  if (!summary->present) {
+    st.line = "absent";
+    return st;
+  }
+  st.json["method"] = summary->method;
+  st.json["signer"] = summary->signer;
+  st.json["resources"] = summary->resources;
+  if (!summary->problem.empty()) {
+    st.line = "present but unreadable: " + summary->problem;
+    st.json["verified"] = false;
+    st.json["error"] = summary->problem;
+    return st;
+  }
+  std::string who = summary->method + " " + summary->signer;
+  if (given.pub.empty() && given.trust_roots.empty()) {
+    st.line = "present, " + who + ", " + std::to_string(summary->resources) +
+              " resources (not verified: inspect --pub KEY, or weightgate verify)";
+    st.json["verified"] = nullptr;
+    return st;
+  }
+  std::optional<signing::EcKey> key;
+  signing::TrustPolicy trust;
+  Status loaded = LoadTrust(given.pub, given.trust_roots, &key, &trust);
+  Result<verify::PackageVerifyReport> r = loaded.ok()
+                                              ? verify::VerifyPackage(path, trust, {})
+                                              : Result<verify::PackageVerifyReport>(loaded.error());
+  if (!r.ok()) {
+    st.line = "INVALID: " + r.error().ToString();
+    st.json["verified"] = false;
+    st.json["error"] = r.error().ToString();
+  } else if (!r->diff.empty()) {
+    st.line = "INVALID: content does not match (" + r->diff.Describe() + ")";
+    st.json["verified"] = false;
+    st.json["error"] = r->diff.Describe();
+  } else {
+    st.line = "verified, " + r->signature.method + " " + r->signature.signer + ", " +
+              std::to_string(r->verified) + " resources";
+    st.json["verified"] = true;
+  }
+  return st;
+}
+
 }  // namespace
 
 bool IsPackage(const std::string& path) {
   return package::IsPackage(path);
 }
 
-int InspectPackageVerb(const std::string& path, bool json) {
+int InspectPackageVerb(const std::string& path, bool json, const InspectTrust& trust) {
   auto info = package::Inspect(path);
   if (!info.ok()) return ReportError(info.error());
+  SignatureState sig = DescribeSignature(path, trust);
   const auto& cfg = info->config;
   auto field = [&](const char* obj, const char* key) -> std::string {
     if (cfg.contains(obj) && cfg[obj].is_object() && cfg[obj].contains(key) &&
@@ -120,6 +183,7 @@ int InspectPackageVerb(const std::string& path, bool json) {
     j["licenses"] = licenses;
     j["policy"] = info->policy_tier.empty() ? ojson(nullptr) : ojson({{"tier", info->policy_tier}});
     j["signature"] = info->signature_status;
+    j["signatureInfo"] = sig.json;
     j["golden"] = info->has_golden;
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
@@ -141,7 +205,7 @@ int InspectPackageVerb(const std::string& path, bool json) {
   std::printf("licence    %s\n", lic.empty() ? "(none declared)" : lic.c_str());
   std::printf("policy     %s\n",
               info->policy_tier.empty() ? "(none)" : ("tier " + info->policy_tier).c_str());
-  std::printf("signature  %s\n", info->signature_status.c_str());
+  std::printf("signature  %s\n", sig.line.c_str());
   if (info->has_golden) std::printf("golden     present\n");
   std::printf("layers     %zu, %s\n", info->layers.size(), HumanBytes(total).c_str());
   for (const auto& l : info->layers)
@@ -187,7 +251,8 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     cmd->add_option("--publisher-key", gate->publisher_key,
                     "Gated/closed: publisher EC key that seals the weights and signs grants");
     cmd->add_option("--passphrase-file", gate->passphrase_file, "Passphrase of the publisher key");
-    cmd->add_option("--recipient", gate->recipients, "Gated/closed: recipient public keys admitted now")
+    cmd->add_option("--recipient", gate->recipients,
+                    "Gated/closed: recipient public keys admitted now")
         ->expected(1, -1);
     cmd->add_option("--expires", gate->expires, "Expiry of the initial grants (UTC date)");
     cmd->add_flag("--no-reflink", *no_reflink, "Copy file data even where a reflink is possible");
