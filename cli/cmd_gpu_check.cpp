@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "model_input.h"
 #include "weightgate/gpu_check/devices.h"
 #include "weightgate/gpu_check/smoke.h"
 
@@ -14,11 +15,19 @@ namespace {
 struct GpuCheckOptions {
   std::string path, tokenizer, device = "all";
   SmokeOptions smoke;
+  ModelInputOptions input;
   bool json = false;
 };
 
 int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
-  auto model = LoadLlamaModel(o.path, o.tokenizer);
+  // A package is opened under its policy (operation run); a gated one is decrypted into a
+  // private temporary folder that is removed when the check ends.
+  ModelInputOptions io = o.input;
+  io.operation = "run";
+  io.tokenizer = o.tokenizer;
+  auto input = OpenModelInput(o.path, io);
+  if (!input.ok()) return ReportError(input.error());
+  auto model = LoadLlamaModel((*input)->path, (*input)->tokenizer);
   if (!model.ok()) return ReportError(model.error());
   std::string why;
   std::vector<GpuDevice> gpus = ListGpus(&why);
@@ -85,7 +94,8 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
 void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   auto* cmd = app.add_subcommand("gpu-check", "Smoke inference on GPUs against a CPU reference");
   auto o = std::make_shared<GpuCheckOptions>();
-  cmd->add_option("PATH", o->path, "llama2.c checkpoint, GGUF (llama) or Hugging Face folder")
+  cmd->add_option("PATH", o->path,
+                  "llama2.c checkpoint, GGUF (llama), Hugging Face folder or package")
       ->required();
   cmd->add_option("--tokenizer", o->tokenizer, "llama2.c: tokenizer file");
   cmd->add_option("--device", o->device, "GPUs to check: all or a list of indices")
@@ -93,9 +103,13 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_option("--prompt", o->smoke.prompt, "Prompt text")->default_val("Once upon a time");
   cmd->add_option("--tokens", o->smoke.tokens, "Tokens to generate")->default_val(32);
   cmd->add_flag("--json", o->json, "Print one JSON report");
+  AddModelInputFlags(cmd, &o->input);
   cmd->footer(
       "Exit codes: 0 passed on every selected GPU, 1 failed, 2 bad usage or input, 3 passed on "
-      "the CPU reference only (no GPU visible, or no CUDA pass in this build).\n\n"
+      "the CPU reference only (no GPU visible, or no CUDA pass in this build), 6 the package's "
+      "policy\nforbids it (no grant, operation run not allowed), 7 its licence must be accepted "
+      "first (--receipt).\nPATH may be a package; gated/closed packages take --identity/--grant "
+      "as unpack does.\n\n"
       "Example:\n"
       "  weightgate gpu-check stories260K.bin --prompt 'Once upon a time' --tokens 64 --json");
   cmd->callback(

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model_input.h"
 #include "package_gating.h"
 #include "sign_options.h"
 #include "weightgate/package/package.h"
@@ -265,21 +266,27 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         if (!spec.ok()) return ReportError(spec.error());
         package::PackOptions o = *opts;
         o.reflink = !*no_reflink;
-        if (!policy->empty()) {
-          auto text = ReadSmallFile(*policy, 1 << 20);
+        // A derivative made by `convert` carries its parent's policy beside its weights.
+        std::string policy_file = *policy;
+        std::error_code ec;
+        if (policy_file.empty() && fs::exists(fs::path(*dir) / kInheritedPolicyFile, ec)) {
+          policy_file = (fs::path(*dir) / kInheritedPolicyFile).string();
+          if (!global.quiet && !*json)
+            std::fprintf(stderr, "weightgate: pack: inherited release policy %s\n",
+                         policy_file.c_str());
+        }
+        if (!policy_file.empty()) {
+          auto text = ReadSmallFile(policy_file, 1 << 20);
           if (!text.ok()) return ReportError(text.error());
-          auto layer = package::PolicyLayer(*text, *policy);
+          auto layer = package::PolicyLayer(*text, policy_file);
           if (!layer.ok()) return ReportError(layer.error());
           o.extra_layers.push_back(*layer);
         }
-        gate->policy_file = *policy;
+        gate->policy_file = policy_file;
         auto sealed = SealForPack(*dir, o.output, &*spec, *gate);
         if (!sealed.ok()) return ReportError(sealed.error());
         auto r = package::Pack(sealed->value_or(*dir), *spec, o);
-        if (*sealed) {
-          std::error_code ec;
-          fs::remove_all(**sealed, ec);
-        }
+        if (*sealed) fs::remove_all(**sealed, ec);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
           ojson j = {{"package", o.output},
@@ -324,12 +331,7 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         auto roles = ParseOnly(*only);
         if (!roles.ok()) return ReportError(roles.error());
         o.only = *roles;
-        if (Status a = CheckAcceptance(*pkg, *receipt); !a.ok()) {
-          ReportError(a.error());
-          return a.error().code() == ErrorCode::kUsage ? int(kExitNeedsLicence)
-                                                       : ExitCodeFor(a.error());
-        }
-        auto r = UnpackGated(*pkg, o, *gate);
+        auto r = UnpackChecked(*pkg, o, *gate, *receipt);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
           ojson j = {{"output", o.output}, {"files", r->files}, {"bytes", r->bytes}};
