@@ -303,6 +303,32 @@ TEST(PackageSigning, PolicyAttachedAfterSigningIsExtraUntilResigned) {
   EXPECT_TRUE(r->diff.empty());
 }
 
+TEST(PackageSigning, ResigningAFolderPackageInPlaceLeavesNoStaleBlobs) {
+  World& w = Env();
+  TempDir t;
+  std::string pkg = t / "f";
+  PackTo(w.model, pkg, "open-apache-2.0.yaml");
+  auto blobs = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(fs::path(pkg) / "blobs" / "sha256"))
+      n += e.is_regular_file();
+    return n;
+  };
+  EXPECT_EQ(blobs(), 7u);  // 3 file blobs (two layers share one), policy, golden, config, manifest
+  for (const auto* k : {&*w.key, &*w.other, &*w.key}) {
+    ASSERT_TRUE(verify::SignPackage(pkg, SignerOf(*k), {}).ok());
+    EXPECT_EQ(blobs(), 8u);  // + the signature; the old signature and manifest are gone
+    auto r = verify::VerifyPackage(pkg, TrustOf(*k), {});
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_TRUE(r->diff.empty()) << r->diff.Describe();
+  }
+  package::UnpackOptions o;
+  o.output = t / "out";
+  ASSERT_TRUE(package::Unpack(pkg, o).ok());
+  EXPECT_EQ(test::ReadAll(t / "out/stories260K.bin"),
+            test::ReadAll(test::TestData("models/stories260K/stories260K.bin")));
+}
+
 TEST(PackageSigning, UnsignedPackageIsAClearError) {
   World& w = Env();
   TempDir t;
