@@ -5,8 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "gpu_check_report.h"
 #include "model_input.h"
-#include "weightgate/gpu_check/devices.h"
+#include "weightgate/gpu_check/device_check.h"
 #include "weightgate/gpu_check/smoke.h"
 
 namespace wg::cli {
@@ -17,6 +18,7 @@ struct GpuCheckOptions {
   SmokeOptions smoke;
   ModelInputOptions input;
   bool json = false;
+  bool tensors = false;  // the generic tensor pass instead of the forward pass
 };
 
 int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
@@ -27,20 +29,27 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
   io.tokenizer = o.tokenizer;
   auto input = OpenModelInput(o.path, io);
   if (!input.ok()) return ReportError(input.error());
-  auto model = LoadLlamaModel((*input)->path, (*input)->tokenizer);
-  if (!model.ok()) return ReportError(model.error());
-  std::string why;
-  std::vector<GpuDevice> gpus = ListGpus(&why);
+  const std::string& path = (*input)->path;
+  if (o.tensors) return RunGpuTensorPass(path, o.device, o.json, quiet);
+  auto model = LoadLlamaModel(path, (*input)->tokenizer);
+  if (!model.ok()) {
+    // A model file of an architecture without a forward pass gets the generic tensor pass.
+    if (model.error().code() == ErrorCode::kUnsupported && DetectFormat(path))
+      return RunGpuTensorPass(path, o.device, o.json, quiet);
+    return ReportError(model.error());
+  }
   auto cpu = RunCpuSmoke(*model, o.smoke);
   if (!cpu.ok()) return ReportError(cpu.error());
   bool cpu_ok = cpu->nan_count == 0 && cpu->inf_count == 0;
-
-  // The CUDA forward pass is not part of this build yet: visible GPUs are listed but not
-  // exercised, so the result can only be "passed on the CPU reference".
-  std::string gpu_note = gpus.empty() ? why
-                                      : "the CUDA forward pass is not in this build yet; "
-                                        "GPUs listed, not exercised";
-  int code = cpu_ok ? kExitCpuOnly : kExitCheckFailed;
+  auto dev = RunDevicePasses(*model, *cpu, o.device);
+  if (!dev.ok()) return ReportError(dev.error());
+  bool all_passed = true;
+  for (const DevicePass& d : dev->passes) all_passed = all_passed && d.passed;
+  const std::string gpu_note = dev->no_device;
+  int code = !cpu_ok || !all_passed ? kExitCheckFailed
+             : dev->passes.empty()  ? kExitCpuOnly
+                                    : kExitOk;
+  const char* result = code == kExitOk ? "passed" : code == kExitCpuOnly ? "cpu-only" : "failed";
 
   const LlamaConfig& c = model->config;
   if (o.json) {
@@ -50,14 +59,10 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
     j["model"] = {{"dim", c.dim},        {"hidden_dim", c.hidden_dim}, {"layers", c.n_layers},
                   {"heads", c.n_heads},  {"kv_heads", c.n_kv_heads},   {"vocab", c.vocab_size},
                   {"context", c.seq_len}};
+    j["weights_dtype"] = dev->dtype;
     j["devices"] = nlohmann::ordered_json::array();
-    for (const auto& g : gpus)
-      j["devices"].push_back({{"index", g.index},
-                              {"name", g.name},
-                              {"memory_bytes", g.memory_bytes},
-                              {"compute_capability", std::to_string(g.compute_major) + "." +
-                                                         std::to_string(g.compute_minor)}});
-    j["gpu_note"] = gpu_note;
+    for (const DevicePass& d : dev->passes) j["devices"].push_back(DeviceJson(d));
+    if (!gpu_note.empty()) j["gpu_note"] = gpu_note;
     j["passes"] = {{{"device", cpu->device},
                     {"prompt", o.smoke.prompt},
                     {"prompt_ids", cpu->prompt_ids},
@@ -68,24 +73,27 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
                     {"seconds", cpu->seconds},
                     {"tokens_per_second", cpu->tokens_per_second},
                     {"passed", cpu_ok}}};
-    j["result"] = code == kExitCpuOnly ? "cpu-only" : "failed";
+    for (const DevicePass& d : dev->passes)
+      j["passes"].push_back(DevicePassJson(d, o.smoke.prompt));
+    j["result"] = result;
     j["exit_code"] = code;
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return code;
   }
   std::printf("model: %s (%s; dim %d, %d layers, %d/%d heads, vocab %d)\n", o.path.c_str(),
               FormatName(model->format), c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size);
-  for (const auto& g : gpus)
-    std::printf("gpu %d: %s, sm_%d%d, %.1f GiB\n", g.index, g.name.c_str(), g.compute_major,
-                g.compute_minor, g.memory_bytes / double(1ull << 30));
   std::printf("cpu reference: %zu tokens in %.3f s (%.1f tokens/s), NaN %llu, Inf %llu\n",
               cpu->next_ids.size(), cpu->seconds, cpu->tokens_per_second,
               static_cast<unsigned long long>(cpu->nan_count),
               static_cast<unsigned long long>(cpu->inf_count));
   std::printf("text: %s\n", cpu->text.c_str());
-  if (!quiet) std::fprintf(stderr, "weightgate: gpu-check: %s\n", gpu_note.c_str());
-  std::printf("result: %s\n", code == kExitCpuOnly ? "passed on the CPU reference only (exit 3)"
-                                                   : "FAILED: NaN or Inf in the logits");
+  for (const DevicePass& d : dev->passes) PrintDevicePass(d);
+  if (!quiet && !gpu_note.empty())
+    std::fprintf(stderr, "weightgate: gpu-check: %s\n", gpu_note.c_str());
+  std::printf("result: %s\n", code == kExitOk        ? "passed on every selected GPU"
+                              : code == kExitCpuOnly ? "passed on the CPU reference only (exit 3)"
+                              : !cpu_ok              ? "FAILED: NaN or Inf in the CPU logits"
+                                                     : "FAILED on a GPU");
   return code;
 }
 
@@ -103,13 +111,16 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_option("--prompt", o->smoke.prompt, "Prompt text")->default_val("Once upon a time");
   cmd->add_option("--tokens", o->smoke.tokens, "Tokens to generate")->default_val(32);
   cmd->add_flag("--json", o->json, "Print one JSON report");
+  cmd->add_flag("--tensors", o->tensors,
+                "Generic tensor pass (statistics on host and GPU) instead of the forward pass");
   AddModelInputFlags(cmd, &o->input);
   cmd->footer(
       "Exit codes: 0 passed on every selected GPU, 1 failed, 2 bad usage or input, 3 passed on "
-      "the CPU reference only (no GPU visible, or no CUDA pass in this build), 6 the package's "
+      "the CPU reference only (no GPU visible, or no CUDA in this build), 6 the package's "
       "policy\nforbids it (no grant, operation run not allowed), 7 its licence must be accepted "
       "first (--receipt).\nPATH may be a package; gated/closed packages take --identity/--grant "
-      "as unpack does.\n\n"
+      "as unpack does.\nModels of other architectures (or --tensors) get the generic tensor "
+      "pass: every tensor's statistics on the host and on each GPU, compared.\n\n"
       "Example:\n"
       "  weightgate gpu-check stories260K.bin --prompt 'Once upon a time' --tokens 64 --json");
   cmd->callback(
