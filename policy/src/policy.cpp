@@ -18,6 +18,13 @@ std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
+// Element i of a string list as written: a scalar stands for a one-element list (Strings
+// accepts one), and subscripting a scalar node would throw (found by the policy_yaml fuzzer:
+// `kinds: false` aborted the parser instead of naming the bad kind).
+YAML::Node Element(const YAML::Node& list, size_t i) {
+  return list.IsSequence() ? list[i] : list;
+}
+
 bool IsHex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -115,7 +122,7 @@ Result<Obligation> ParseObligation(const YamlReader& r, const YAML::Node& n,
       return r.Fail(
           Index(Join(path, "on"), i), "unknown operation",
           "run | redistribute | convert | quantize | fine-tune | merge | host | train-on-outputs",
-          n["on"][i]);
+          Element(n["on"], i));
   return o;
 }
 
@@ -148,7 +155,7 @@ Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n,
     for (size_t i = 0; i < x.kinds.size(); ++i)
       if (x.kinds[i] != "company" && x.kinds[i] != "individual" && x.kinds[i] != "research")
         return r.Fail(Index(Join(path, "kinds"), i), "unknown kind",
-                      "company | individual | research", n["kinds"][i]);
+                      "company | individual | research", Element(n["kinds"], i));
   } else if (x.id == "region") {
     WG_TRY(r.CheckMap(n, path, {"id", "deny", "when", "exempt", "clause"}));
     WG_ASSIGN_OR_RETURN(x.deny_regions, r.OptStrings(n, "deny", path));
@@ -162,7 +169,7 @@ Result<Restriction> ParseRestriction(const YamlReader& r, const YAML::Node& n,
     for (size_t i = 0; i < x.exempt.size(); ++i)
       if (x.exempt[i] != "end-user")
         return r.Fail(Index(Join(path, "exempt"), i), "unknown exemption", "end-user",
-                      n["exempt"][i]);
+                      Element(n["exempt"], i));
   } else if (x.id == "prohibited-uses") {
     WG_TRY(r.CheckMap(n, path, {"id", "list", "categories", "clause"}));
     WG_ASSIGN_OR_RETURN(auto list, r.OptString(n, "list", path));
