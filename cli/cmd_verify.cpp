@@ -3,8 +3,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cmd_package.h"
 #include "command.h"
 #include "sign_options.h"
+#include "verify_attestation.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/signing/oms.h"
 
@@ -39,6 +41,7 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
     std::vector<std::string> ignore_paths;
     bool no_ignore_git = false;
     bool json = false;
+    std::string attestation;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("verify", "Verify a model folder against its OMS signature");
@@ -47,7 +50,9 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "certificate chain against --trust-root at the current time (validity periods, CA\n"
       "constraints, and a leaf allowed to sign: digitalSignature or codeSigning), then hashes\n"
       "every file again the way the signature says (files or shards, sha256 or blake3) and\n"
-      "names every missing, extra and modified file. Accepts bundles from model_signing.\n\n"
+      "names every missing, extra and modified file. Accepts bundles from model_signing.\n"
+      "For a package, or with --attestation FILE, it checks gpu-check attestations instead:\n"
+      "the signature with --pub and every subject digest against PATH's files.\n\n"
       "Examples:\n"
       "  weightgate verify models/llama --pub release.pub\n"
       "  weightgate verify models/llama --trust-root ca.pem --json\n\n"
@@ -67,9 +72,14 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_option("--signature", o->signature, "Signature file (default PATH/model.sig)");
   cmd->add_option("--ignore-paths", o->ignore_paths, "Extra paths to leave out")->expected(1, -1);
   cmd->add_flag("--no-ignore-git-paths", o->no_ignore_git, "Also check .git, .gitignore, ...");
+  cmd->add_option("--attestation", o->attestation,
+                  "Check this gpu-check attestation (DSSE) against PATH instead");
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
   cmd->callback([run, o, &global] {
     *run = [o, &global] {
+      // gpu-check attestations: a file given, or the attestation layers of a package.
+      if (!o->attestation.empty() || IsPackage(o->path))
+        return VerifyAttestationsVerb(o->path, o->pub, o->attestation, o->json, global.quiet);
       namespace fs = std::filesystem;
       std::string sig_path = o->signature.empty()
                                  ? (fs::path(o->path) / signing::kDefaultSignatureName).string()

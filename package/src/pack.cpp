@@ -6,6 +6,7 @@
 #include <set>
 
 #include "package_internal.h"
+#include "weightgate/core/hash.h"
 #include "weightgate/core/progress.h"
 #include "weightgate/package/package.h"
 
@@ -137,9 +138,16 @@ Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer
   wo.mtime = oci::SourceDateEpoch();
   wo.replace = true;
   WG_ASSIGN_OR_RETURN(auto writer, oci::LayoutWriter::Create(package, wo));
+  // Attestations accumulate (one per place a package was checked); every other weightgate
+  // layer replaces the one before it.
+  const bool several = layer.media_type == oci::kWeightgateAttestation;
+  const std::string new_digest =
+      HashBytes(HashAlgo::kSha256,
+                Bytes(reinterpret_cast<const uint8_t*>(layer.content.data()), layer.content.size()))
+          .Prefixed();
   std::vector<oci::Descriptor> keep;
   for (const auto& l : m.layers)
-    if (l.media_type != layer.media_type) keep.push_back(l);
+    if (l.media_type != layer.media_type || (several && l.digest != new_digest)) keep.push_back(l);
   std::vector<oci::Descriptor> blobs = keep;
   blobs.push_back(m.config);
   std::set<std::string> copied;

@@ -119,7 +119,8 @@ Result<PackageInfo> Inspect(const std::string& package, const std::string& ref =
 bool IsPackage(const std::string& path);
 
 // Adds (or replaces, by media type) a weightgate layer in an existing package, rewriting
-// its manifest and index atomically. Model layers and the config are kept byte for byte.
+// its manifest and index atomically. Attestation layers are added beside the ones already
+// there (the same attestation twice is kept once). Model layers and the config are kept byte for byte.
 Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer);
 
 }  // namespace wg::package
