@@ -76,8 +76,8 @@ Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o, const T
     WG_ASSIGN_OR_RETURN(GoldenRecord fresh_g, ComputeGolden(parent, fresh));
     return std::optional<Reference>({fresh_g, "fresh CPU reference of " + o.reference});
   }
-  if (t.golden() && **t.golden())
-    return std::optional<Reference>({***t.golden(), "the package's golden record"});
+  if (t.golden() && t.golden()->has_value())
+    return std::optional<Reference>({**t.golden(), "the package's golden record"});
   return std::optional<Reference>();
 }
 
