@@ -29,13 +29,15 @@ std::string ReadText(const std::string& p) {
   return std::string(b.begin(), b.end());
 }
 
-nlohmann::json Json(const test::CliResult& r) { return nlohmann::json::parse(r.out); }
+nlohmann::json Json(const test::CliResult& r) {
+  return nlohmann::json::parse(r.out);
+}
 
 // The converted GGUF of the llama2.c checkpoint in `dtype`.
 std::string Convert(const TempDir& t, const std::string& dtype) {
   std::string out = t / ("stories260K-" + dtype + ".gguf");
-  auto r = RunCli({"convert", test::TestData("models/stories260K/stories260K.bin"), out,
-                   "--dtype", dtype});
+  auto r = RunCli(
+      {"convert", test::TestData("models/stories260K/stories260K.bin"), out, "--dtype", dtype});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return out;
 }
@@ -131,24 +133,27 @@ TEST(CliGpuCheck, ConversionsPassAgainstTheParentAndPlantedFaultsFail) {
   EXPECT_EQ(Json(bad)["passes"][0]["comparison"]["passed"], false);
 
   // The Hugging Face Q/K row permutation applied to a GGUF that already has llama2.c's order:
-  // RoPE then rotates the wrong pairs.
-  std::string permuted = Convert(t, "f32");
-  fs::rename(permuted, t / "permuted.gguf");
-  for (int l = 0; l < 5; ++l)
-    for (const char* w : {"attn_q", "attn_k"})
-      EditTensor(t / "permuted.gguf", "blk." + std::to_string(l) + "." + w + ".weight",
-                 [](uint8_t* p, uint64_t nbytes) {
-                   const uint64_t row = 64 * 4, hs = 8, rows = nbytes / row;
-                   std::vector<uint8_t> copy(p, p + nbytes);
-                   for (uint64_t r = 0; r < rows; ++r) {
-                     const uint64_t head = r / hs, i = r % hs;
-                     const uint64_t src = head * hs + (i < hs / 2 ? 2 * i : 2 * (i - hs / 2) + 1);
-                     std::memcpy(p + r * row, copy.data() + src * row, row);
-                   }
-                 });
-  auto perm = RunCli({"gpu-check", t / "permuted.gguf", "--reference", t / "parent.tar"});
-  EXPECT_EQ(perm.exit_code, 1) << perm.out << perm.err;
-  EXPECT_NE(perm.out.find("FAILED"), std::string::npos) << perm.out;
+  // RoPE then rotates the wrong pairs. Caught in F32 and in Q4_0, the loosest tolerance.
+  for (const char* dtype : {"f32", "q4_0"}) {
+    const std::string permuted = t / (std::string("permuted-") + dtype + ".gguf");
+    fs::rename(Convert(t, dtype), permuted);
+    for (int l = 0; l < 5; ++l)
+      for (const char* w : {"attn_q", "attn_k"})
+        EditTensor(permuted, "blk." + std::to_string(l) + "." + w + ".weight",
+                   [&](uint8_t* p, uint64_t nbytes) {
+                     const uint64_t rows = std::string(w) == "attn_q" ? 64 : 32, hs = 8;
+                     const uint64_t row = nbytes / rows;
+                     std::vector<uint8_t> copy(p, p + nbytes);
+                     for (uint64_t r = 0; r < rows; ++r) {
+                       const uint64_t head = r / hs, i = r % hs;
+                       const uint64_t src = head * hs + (i < hs / 2 ? 2 * i : 2 * (i - hs / 2) + 1);
+                       std::memcpy(p + r * row, copy.data() + src * row, row);
+                     }
+                   });
+    auto perm = RunCli({"gpu-check", permuted, "--reference", t / "parent.tar"});
+    EXPECT_EQ(perm.exit_code, 1) << dtype << "\n" << perm.out << perm.err;
+    EXPECT_NE(perm.out.find("FAILED"), std::string::npos) << perm.out;
+  }
 }
 
 TEST(CliGpuCheck, PlanPrintsTheMemoryFitAndExitsOneWhenItDoesNotFit) {
@@ -182,8 +187,8 @@ TEST(CliGpuCheck, AttestationRoundTripAndTamperingIsRefused) {
   ASSERT_EQ(RunCli({"pack", model, "-o", t / "pkg"}).exit_code, 0);
   ASSERT_EQ(RunCli({"keygen", "--algo", "ecdsa-p256", "-o", t / "ci"}).exit_code, 0);
   ASSERT_EQ(RunCli({"keygen", "--algo", "ecdsa-p256", "-o", t / "other"}).exit_code, 0);
-  auto r = RunCli({"gpu-check", t / "pkg", "--attest", t / "ci.key", "-o", t / "check.att",
-                   "--attach"});
+  auto r =
+      RunCli({"gpu-check", t / "pkg", "--attest", t / "ci.key", "-o", t / "check.att", "--attach"});
   ASSERT_EQ(r.exit_code, 3) << r.out << r.err;
   auto again = RunCli({"gpu-check", t / "pkg", "--attest", t / "ci.key", "--attach"});
   ASSERT_EQ(again.exit_code, 3) << again.err;
@@ -207,16 +212,14 @@ TEST(CliGpuCheck, AttestationRoundTripAndTamperingIsRefused) {
   auto env = nlohmann::json::parse(ReadText(t / "check.att"));
   env["payload"] = std::string(env["payload"]).replace(10, 4, "AAAA");
   test::WriteText(t / "edited.att", env.dump());
-  auto edited = RunCli({"verify", t / "pkg", "--pub", t / "ci.pub", "--attestation",
-                        t / "edited.att"});
+  auto edited =
+      RunCli({"verify", t / "pkg", "--pub", t / "ci.pub", "--attestation", t / "edited.att"});
   EXPECT_EQ(edited.exit_code, 4) << edited.err;
   // Attestations of a file (not a package) work the same way.
   std::string bin = test::TestData("models/stories260K/stories260K.bin");
-  ASSERT_EQ(RunCli({"gpu-check", bin, "--attest", t / "ci.key", "-o", t / "bin.att"}).exit_code,
-            3);
-  EXPECT_EQ(RunCli({"verify", bin, "--pub", t / "ci.pub", "--attestation", t / "bin.att"})
-                .exit_code,
-            0);
+  ASSERT_EQ(RunCli({"gpu-check", bin, "--attest", t / "ci.key", "-o", t / "bin.att"}).exit_code, 3);
+  EXPECT_EQ(
+      RunCli({"verify", bin, "--pub", t / "ci.pub", "--attestation", t / "bin.att"}).exit_code, 0);
   EXPECT_EQ(RunCli({"verify", t / "pkg", "--pub", t / "ci.pub", "--attestation", t / "bin.att"})
                 .exit_code,
             1);

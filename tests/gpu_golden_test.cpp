@@ -38,7 +38,8 @@ TEST(Golden, IsDeterministicAndRoundTripsThroughJson) {
   EXPECT_EQ(a->logits_sha256.size(), 64u);
   for (const auto& p : a->positions) {
     ASSERT_EQ(p.top_ids.size(), static_cast<size_t>(kGoldenTopK));
-    for (size_t i = 1; i < p.top_logits.size(); ++i) EXPECT_GE(p.top_logits[i - 1], p.top_logits[i]);
+    for (size_t i = 1; i < p.top_logits.size(); ++i)
+      EXPECT_GE(p.top_logits[i - 1], p.top_logits[i]);
   }
   auto parsed = GoldenRecord::Parse(a->ToJson(), "golden.json");
   ASSERT_TRUE(parsed.ok()) << parsed.error().ToString();
@@ -129,7 +130,7 @@ TEST(MemoryPlan, SevenBShapedConfig) {
   ASSERT_TRUE(targets.ok()) << targets.error().ToString();
   auto rows = PlanMemory(s, o, *targets);
   EXPECT_EQ(rows[0].total, 13476831232ull + (2ull << 30) + (512ull << 20) + 4 * 197376);
-  EXPECT_TRUE(rows[0].fits);   // 15.05 GiB on 24
+  EXPECT_TRUE(rows[0].fits);  // 15.05 GiB on 24
   EXPECT_TRUE(rows[1].fits);
   EXPECT_FALSE(rows[2].fits);  // 12 GiB
   EXPECT_EQ(rows[2].target.memory_bytes, 12ull << 30);
@@ -149,9 +150,9 @@ TEST(MemoryPlan, TargetsParseAndRefuse) {
   auto all = ParseGpuTargets("all");
   ASSERT_TRUE(all.ok());
   EXPECT_GE(all->size(), 11u);
-  for (const char* name : {"H200-141GB", "H100-80GB", "H100-94GB", "A100-40GB", "A100-80GB",
-                           "L40S-48GB", "L4-24GB", "A10-24GB", "RTX4090-24GB", "RTX5090-32GB",
-                           "B200-180GB"})
+  for (const char* name :
+       {"H200-141GB", "H100-80GB", "H100-94GB", "A100-40GB", "A100-80GB", "L40S-48GB", "L4-24GB",
+        "A10-24GB", "RTX4090-24GB", "RTX5090-32GB", "B200-180GB"})
     EXPECT_TRUE(ParseGpuTargets(name).ok()) << name;
   EXPECT_TRUE(ParseGpuTargets("h100-80gb").ok());
   auto custom = ParseGpuTargets("Mine:15.5");

@@ -60,8 +60,8 @@ Tolerance ToleranceFor(DType weights) {
   // Measured on stories260K against the llama2.c F32 parent, four prompts x 64 tokens
   // (docs/gpu_check.md): worst max abs / max rel / top-1 were F16 0.0102 / 0.0012 / 1.0,
   // BF16 0.117 / 0.0116 / 1.0, Q8_0 0.253 / 0.023 / 1.0, Q4_0 3.16 / 0.45 / 0.81. The
-  // thresholds give about 3x (2.5x for Q4_0) of margin, so a correct conversion passes
-  // and a broken one does not.
+  // thresholds give about 3x (2.5x, and top-1 0.7, for Q4_0) of margin, so a correct conversion
+  // passes and a broken one does not.
   switch (Rank(weights)) {
     case 0:
       return {"F32", 1e-3, 1e-4, 1.0, true};
@@ -71,9 +71,9 @@ Tolerance ToleranceFor(DType weights) {
     case 2:
       return {"Q8_0", 0.75, 0.07, 0.9, false};
     case 3:
-      return {"Q4_0", 8.0, 1.0, 0.6, false};
+      return {"Q4_0", 8.0, 1.0, 0.7, false};
     default:  // other block quantizations: judged like the coarsest we measured
-      return {std::string(Name(weights)), 8.0, 1.0, 0.6, false};
+      return {std::string(Name(weights)), 8.0, 1.0, 0.7, false};
   }
 }
 
