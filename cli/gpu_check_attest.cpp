@@ -5,6 +5,7 @@
 #include "weightgate/core/file.h"
 #include "weightgate/package/media_types.h"
 #include "weightgate/package/package.h"
+#include "weightgate/policy/grant.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/verify/attestation.h"
 
@@ -13,20 +14,11 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::string UtcNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // What the attestation says: where it ran, what came out, by which thresholds.
 ojson Predicate(const ojson& report) {
   ojson p = ojson::object();
   p["tool"] = {{"name", "weightgate"}, {"version", WG_VERSION}};
-  p["time"] = UtcNow();
+  p["time"] = policy::FormatUtcTime(std::time(nullptr));
   ojson devices = ojson::array();
   for (const auto& d : report["devices"]) devices.push_back(d);
   p["devices"] = devices.empty() ? ojson::array({"cpu"}) : devices;

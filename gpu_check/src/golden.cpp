@@ -37,6 +37,15 @@ void HashLogits(Hasher& h, const std::vector<float>& logits) {
   h.Update(Bytes(buf.data(), buf.size()));
 }
 
+// The prompt and the generated tokens must fit the model's context (its KV cache).
+Status CheckContext(const LlamaModel& model, int32_t steps) {
+  if (steps <= model.config.seq_len) return Ok();
+  return Error::Usage("prompt and generated tokens exceed the model's context")
+      .File(model.source)
+      .Expected("<= " + std::to_string(model.config.seq_len) + " positions")
+      .Found(std::to_string(steps));
+}
+
 int Rank(DType t) {
   switch (t) {
     case DType::kF64:
@@ -110,11 +119,7 @@ Result<GoldenRecord> ComputeGolden(const LlamaModel& model, const GoldenOptions&
   g.weights_dtype = std::string(Name(dtype));
   g.tolerance = ToleranceFor(dtype);
   const int32_t steps = static_cast<int32_t>(g.prompt_ids.size()) + options.tokens;
-  if (steps > model.config.seq_len)
-    return Error::Usage("golden prompt and tokens exceed the model's context")
-        .File(model.source)
-        .Expected("<= " + std::to_string(model.config.seq_len))
-        .Found(std::to_string(steps));
+  WG_TRY(CheckContext(model, steps));
   CpuReference cpu(model, steps);
   auto hasher = Hasher::Create(HashAlgo::kSha256);
   int32_t token = g.prompt_ids[0];
@@ -297,11 +302,7 @@ Result<GoldenComparison> CompareCpuWithGolden(const LlamaModel& model, const Gol
         .Expected(std::to_string(golden.vocab_size))
         .Found(std::to_string(model.config.vocab_size));
   const int32_t steps = static_cast<int32_t>(golden.prompt_ids.size()) + golden.tokens;
-  if (steps > model.config.seq_len)
-    return Error::Usage("the golden record is longer than the model's context")
-        .File(model.source)
-        .Expected("<= " + std::to_string(model.config.seq_len))
-        .Found(std::to_string(steps));
+  WG_TRY(CheckContext(model, steps));
   CpuReference forced(model, steps), free_run(model, steps);
   const int32_t bos = model.tokenizer ? model.tokenizer->bos_id() : 1;
   return CompareWithGolden(
