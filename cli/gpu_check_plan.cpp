@@ -46,16 +46,27 @@ int PrintMemoryPlan(const std::string& path, const LlamaModel& model, const Plan
     std::printf("%s\n", j.dump(2).c_str());
     return code;
   }
-  auto gib = [](uint64_t b) { return b / double(1ull << 30); };
+  auto size = [](uint64_t b) {  // binary units, three significant-ish digits
+    const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(b);
+    int i = 0;
+    while (v >= 1024 && i < 4) {
+      v /= 1024;
+      ++i;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, i == 0 ? "%.0f %s" : "%.2f %s", v, unit[i]);
+    return std::string(buf);
+  };
   std::printf("memory plan for %s: context %lld, batch %lld, F16 KV cache\n", path.c_str(),
               static_cast<long long>(o.context), static_cast<long long>(o.batch));
-  std::printf("%-16s %10s %10s %10s %10s %10s  %-4s %12s\n", "target", "memory", "weights",
+  std::printf("%-16s %11s %11s %11s %11s %11s  %-4s %12s\n", "target", "memory", "weights",
               "kv cache", "workspace", "total", "fits", "max context");
   for (const auto& r : rows)
-    std::printf("%-16s %7.2f GiB %6.3f GiB %6.3f GiB %6.3f GiB %6.3f GiB  %-4s %12lld\n",
-                r.target.name.c_str(), gib(r.target.memory_bytes), gib(r.weights), gib(r.kv_cache),
-                gib(r.workspace), gib(r.total), r.fits ? "yes" : "NO",
-                static_cast<long long>(r.max_context));
+    std::printf("%-16s %11s %11s %11s %11s %11s  %-4s %12lld\n", r.target.name.c_str(),
+                size(r.target.memory_bytes).c_str(), size(r.weights).c_str(),
+                size(r.kv_cache).c_str(), size(r.workspace).c_str(), size(r.total).c_str(),
+                r.fits ? "yes" : "NO", static_cast<long long>(r.max_context));
   std::printf("result: %s\n",
               all ? "fits on every target (exit 0)" : "does not fit on every target (exit 1)");
   return code;
