@@ -12,6 +12,7 @@
 #include "command.h"
 #include "gpu_check_attest.h"
 #include "gpu_check_plan.h"
+#include "model_input.h"
 #include "weightgate/gpu_check/devices.h"
 #include "weightgate/gpu_check/golden.h"
 #include "weightgate/gpu_check/smoke.h"
@@ -26,30 +27,31 @@ using ojson = nlohmann::ordered_json;
 struct GpuCheckOptions {
   std::string path, tokenizer, device = "all", reference;
   SmokeOptions smoke;
+  ModelInputOptions input;
   bool json = false;
   bool plan = false;
   PlanArgs plan_args;
   AttestArgs attest;
 };
 
-// The checked artifact: a package (extracted, with its golden record) or a model path.
-struct Target {
-  std::optional<verify::PackagedModel> packaged;
-  std::optional<LlamaModel> plain;
-  const LlamaModel& model() const { return packaged ? packaged->model : *plain; }
-  const std::optional<GoldenRecord>* golden() const {
-    return packaged ? &packaged->golden : nullptr;
-  }
+// The checked artifact (or a parent without a golden record): a model path, or a package
+// opened under its policy (operation run; a gated one decrypted into a private folder that
+// goes away with `input`), with the package's golden record if it has one.
+struct Opened {
+  std::unique_ptr<ModelInput> input;
+  LlamaModel model;
+  std::optional<GoldenRecord> golden;
 };
 
-Result<Target> OpenTarget(const std::string& path, const std::string& tokenizer) {
-  Target t;
+Result<Opened> Open(const std::string& path, const GpuCheckOptions& o) {
+  ModelInputOptions io = o.input;
+  io.operation = "run";
+  io.tokenizer = o.tokenizer;
+  Opened t;
+  WG_ASSIGN_OR_RETURN(t.input, OpenModelInput(path, io));
+  WG_ASSIGN_OR_RETURN(t.model, LoadLlamaModel(t.input->path, t.input->tokenizer));
   if (package::IsPackage(path)) {
-    WG_ASSIGN_OR_RETURN(verify::PackagedModel pm, verify::OpenPackagedModel(path));
-    t.packaged.emplace(std::move(pm));
-  } else {
-    WG_ASSIGN_OR_RETURN(LlamaModel m, LoadLlamaModel(path, tokenizer));
-    t.plain.emplace(std::move(m));
+    WG_ASSIGN_OR_RETURN(t.golden, verify::ReadPackageGolden(path));
   }
   return t;
 }
@@ -60,7 +62,7 @@ struct Reference {
   std::string description;
 };
 
-Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o, const Target& t) {
+Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o, const Opened& t) {
   GoldenOptions fresh;
   fresh.prompt = o.smoke.prompt;
   fresh.tokens = std::max(1, o.smoke.tokens);
@@ -68,16 +70,12 @@ Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o, const T
     if (package::IsPackage(o.reference)) {
       WG_ASSIGN_OR_RETURN(std::optional<GoldenRecord> g, verify::ReadPackageGolden(o.reference));
       if (g) return std::optional<Reference>({*g, "golden record of " + o.reference});
-      WG_ASSIGN_OR_RETURN(verify::PackagedModel parent, verify::OpenPackagedModel(o.reference));
-      WG_ASSIGN_OR_RETURN(GoldenRecord fresh_g, ComputeGolden(parent.model, fresh));
-      return std::optional<Reference>({fresh_g, "fresh CPU reference of " + o.reference});
     }
-    WG_ASSIGN_OR_RETURN(LlamaModel parent, LoadLlamaModel(o.reference));
-    WG_ASSIGN_OR_RETURN(GoldenRecord fresh_g, ComputeGolden(parent, fresh));
+    WG_ASSIGN_OR_RETURN(Opened parent, Open(o.reference, o));
+    WG_ASSIGN_OR_RETURN(GoldenRecord fresh_g, ComputeGolden(parent.model, fresh));
     return std::optional<Reference>({fresh_g, "fresh CPU reference of " + o.reference});
   }
-  if (t.golden() && t.golden()->has_value())
-    return std::optional<Reference>({**t.golden(), "the package's golden record"});
+  if (t.golden) return std::optional<Reference>({*t.golden, "the package's golden record"});
   return std::optional<Reference>();
 }
 
@@ -119,9 +117,9 @@ void PrintComparison(const Reference& ref, const GoldenComparison& c) {
 }
 
 int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
-  auto target = OpenTarget(o.path, o.tokenizer);
+  auto target = Open(o.path, o);
   if (!target.ok()) return ReportError(target.error());
-  const LlamaModel& model = target->model();
+  const LlamaModel& model = target->model;
   if (o.plan) return PrintMemoryPlan(o.path, model, o.plan_args, o.json);
 
   std::string why;
@@ -244,10 +242,14 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_option("-o,--attestation", o->attest.output, "Write the attestation (DSSE) here");
   cmd->add_flag("--attach", o->attest.attach, "Add the attestation to the package as a layer");
   cmd->add_flag("--json", o->json, "Print one JSON report");
+  AddModelInputFlags(cmd, &o->input);
   cmd->footer(
       "Exit codes: 0 passed on every selected GPU, 1 failed (NaN/Inf, outside the reference's "
       "tolerance; --plan: does not fit on every target), 2 bad usage or input, 3 passed on the "
-      "CPU reference only (no GPU visible, or no CUDA pass in this build).\n\n"
+      "CPU reference only (no GPU visible, or no CUDA pass in this build), 6 the package's "
+      "policy\nforbids it (no grant, operation run not allowed), 7 its licence must be accepted "
+      "first (--receipt).\nPATH may be a package; gated/closed packages take --identity/--grant "
+      "as unpack does.\n\n"
       "Examples:\n"
       "  weightgate gpu-check stories260K.bin --prompt 'Once upon a time' --tokens 64 --json\n"
       "  weightgate gpu-check model-q4_0.gguf --reference release.tar\n"

@@ -6,6 +6,7 @@
 #include "cmd_package.h"
 #include "command.h"
 #include "weightgate/formats/inspect.h"
+#include "weightgate/policy/policy.h"
 
 namespace wg::cli {
 namespace {
@@ -138,11 +139,63 @@ void PrintHuman(const Json& j) {
 
 }  // namespace
 
+// What a derivative made by `convert` records about its parent (docs/policy.md): the
+// weightgate.* keys of GGUF metadata or safetensors __metadata__; null when there are none.
+Json DerivativeJson(const Json& metadata) {
+  const Json* m = &metadata;
+  if (metadata.contains("__metadata__") && metadata["__metadata__"].is_object())
+    m = &metadata["__metadata__"];
+  auto text = [m](const char* key) -> std::string {
+    auto it = m->find(key);
+    return it != m->end() && it->is_string() ? it->get<std::string>() : "";
+  };
+  if (text("weightgate.parent.digest").empty() && text("weightgate.policy").empty()) return nullptr;
+  Json d;
+  d["name"] = text("general.name");
+  d["parent"] = {{"digest", text("weightgate.parent.digest")},
+                 {"name", text("weightgate.parent.name")}};
+  std::string yaml = text("weightgate.policy");
+  if (yaml.empty()) {
+    d["policy"] = nullptr;
+    return d;
+  }
+  Json pol = {{"digest", text("weightgate.policy.digest")}};
+  auto parsed = policy::ParsePolicy(yaml, "weightgate.policy");
+  if (parsed.ok()) {
+    pol["tier"] = std::string(policy::TierName(parsed->tier));
+    pol["licence"] = parsed->licence.id;
+  } else {
+    pol["error"] = parsed.error().ToString();
+  }
+  pol["yaml"] = yaml;
+  d["policy"] = pol;
+  return d;
+}
+
+void PrintDerivative(const Json& d) {
+  std::printf("derivative: %s of %s (%s)\n", d["name"].get<std::string>().c_str(),
+              d["parent"]["name"].get<std::string>().c_str(),
+              d["parent"]["digest"].get<std::string>().c_str());
+  if (d["policy"].is_null()) {
+    std::printf("  policy: not inherited\n");
+  } else if (d["policy"].contains("tier")) {
+    std::printf("  policy: inherited, tier %s, licence %s (%s)\n",
+                d["policy"]["tier"].get<std::string>().c_str(),
+                d["policy"]["licence"].get<std::string>().c_str(),
+                d["policy"]["digest"].get<std::string>().c_str());
+  } else {
+    std::printf("  policy: inherited but unreadable: %s\n",
+                d["policy"]["error"].get<std::string>().c_str());
+  }
+}
+
 void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
-  auto* cmd = app.add_subcommand("inspect", "Show what a model file, index, folder or package holds");
+  auto* cmd =
+      app.add_subcommand("inspect", "Show what a model file, index, folder or package holds");
   struct Options {
     std::string path, tokenizer;
     bool json = false;
+    InspectTrust trust;
   };
   auto opts = std::make_shared<Options>();
   cmd->add_option("PATH", opts->path,
@@ -150,6 +203,12 @@ void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
                   "or a folder holding one model")
       ->required();
   cmd->add_flag("--json", opts->json, "Print one JSON document listing every tensor");
+  auto* pub = cmd->add_option("--pub", opts->trust.pub,
+                              "A package: verify its signature with this public key (PEM)");
+  cmd->add_option("--trust-root", opts->trust.trust_roots,
+                  "A package: verify its signature's certificate chain to these CAs (PEM)")
+      ->expected(1, -1)
+      ->excludes(pub);
   cmd->add_option("--tokenizer", opts->tokenizer,
                   "llama2.c: tokenizer file to use instead of the one found beside (- for none)");
   cmd->footer(
@@ -160,18 +219,27 @@ void RegisterInspect(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "  weightgate inspect stories260K.bin\n"
       "  weightgate inspect model.gguf --json | jq '.tensors[] | select(.dtype == \"Q8_0\")'\n"
       "  weightgate inspect ./Llama-3.2-1B/        # a folder: index, shards, tokenizer\n"
-      "  weightgate inspect model.tar              # a package: layers, digests, model config");
+      "  weightgate inspect model.tar              # a package: layers, digests, model config\n"
+      "  weightgate inspect model.tar --pub release.pub   # ... and its signature verified");
   (void)global;
   cmd->callback([run, opts] {
     *run = [opts]() -> int {
-      if (IsPackage(opts->path)) return InspectPackageVerb(opts->path, opts->json);
+      if (IsPackage(opts->path)) return InspectPackageVerb(opts->path, opts->json, opts->trust);
+      if (!opts->trust.pub.empty() || !opts->trust.trust_roots.empty())
+        return ReportError(Error::Usage("--pub and --trust-root apply to packages only")
+                               .File(opts->path)
+                               .Expected("weightgate verify for a model folder"));
       auto cat = OpenCatalog(opts->path, OpenOptions{opts->tokenizer});
       if (!cat.ok()) return ReportError(cat.error());
-      const Json j = InspectJson(*cat, opts->path);
-      if (opts->json)
+      Json j = InspectJson(*cat, opts->path);
+      Json derivative = DerivativeJson(j["metadata"]);
+      if (!derivative.is_null()) j["derivative"] = derivative;
+      if (opts->json) {
         std::printf("%s\n", j.dump(2, ' ', false, Json::error_handler_t::replace).c_str());
-      else
+      } else {
         PrintHuman(j);
+        if (!derivative.is_null()) PrintDerivative(derivative);
+      }
       return kExitOk;
     };
   });

@@ -6,10 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model_input.h"
 #include "package_gating.h"
+#include "sign_options.h"
 #include "weightgate/package/package.h"
 #include "weightgate/policy/policy.h"
 #include "weightgate/verify/golden_package.h"
+#include "weightgate/verify/package_signature.h"
 
 namespace wg::cli {
 namespace {
@@ -78,15 +81,76 @@ int RunInit(const std::string& dir, std::string out, bool force, bool quiet) {
   return kExitOk;
 }
 
+// The signature's state as inspect shows it: who signed (unverified), or the outcome of
+// verifying it when a key or trust root was given.
+struct SignatureState {
+  std::string line;  // the text after "signature  "
+  ojson json;
+};
+
+SignatureState DescribeSignature(const std::string& path, const InspectTrust& given) {
+  SignatureState st;
+  st.json = ojson::object();
+  auto summary = verify::DescribePackageSignature(path);
+  if (!summary.ok()) {
+    st.line = "unreadable: " + summary.error().ToString();
+    st.json["present"] = nullptr;
+    st.json["error"] = summary.error().ToString();
+    return st;
+  }
+  st.json["present"] = summary->present;
+  if (!summary->present) {
+    st.line = "absent";
+    return st;
+  }
+  st.json["method"] = summary->method;
+  st.json["signer"] = summary->signer;
+  st.json["resources"] = summary->resources;
+  if (!summary->problem.empty()) {
+    st.line = "present but unreadable: " + summary->problem;
+    st.json["verified"] = false;
+    st.json["error"] = summary->problem;
+    return st;
+  }
+  std::string who = summary->method + " " + summary->signer;
+  if (given.pub.empty() && given.trust_roots.empty()) {
+    st.line = "present, " + who + ", " + std::to_string(summary->resources) +
+              " resources (not verified: inspect --pub KEY, or weightgate verify)";
+    st.json["verified"] = nullptr;
+    return st;
+  }
+  std::optional<signing::EcKey> key;
+  signing::TrustPolicy trust;
+  Status loaded = LoadTrust(given.pub, given.trust_roots, &key, &trust);
+  Result<verify::PackageVerifyReport> r = loaded.ok()
+                                              ? verify::VerifyPackage(path, trust, {})
+                                              : Result<verify::PackageVerifyReport>(loaded.error());
+  if (!r.ok()) {
+    st.line = "INVALID: " + r.error().ToString();
+    st.json["verified"] = false;
+    st.json["error"] = r.error().ToString();
+  } else if (!r->diff.empty()) {
+    st.line = "INVALID: content does not match (" + r->diff.Describe() + ")";
+    st.json["verified"] = false;
+    st.json["error"] = r->diff.Describe();
+  } else {
+    st.line = "verified, " + r->signature.method + " " + r->signature.signer + ", " +
+              std::to_string(r->verified) + " resources";
+    st.json["verified"] = true;
+  }
+  return st;
+}
+
 }  // namespace
 
 bool IsPackage(const std::string& path) {
   return package::IsPackage(path);
 }
 
-int InspectPackageVerb(const std::string& path, bool json) {
+int InspectPackageVerb(const std::string& path, bool json, const InspectTrust& trust) {
   auto info = package::Inspect(path);
   if (!info.ok()) return ReportError(info.error());
+  SignatureState sig = DescribeSignature(path, trust);
   const auto& cfg = info->config;
   auto field = [&](const char* obj, const char* key) -> std::string {
     if (cfg.contains(obj) && cfg[obj].is_object() && cfg[obj].contains(key) &&
@@ -126,6 +190,7 @@ int InspectPackageVerb(const std::string& path, bool json) {
     j["licenses"] = licenses;
     j["policy"] = info->policy_tier.empty() ? ojson(nullptr) : ojson({{"tier", info->policy_tier}});
     j["signature"] = info->signature_status;
+    j["signatureInfo"] = sig.json;
     j["golden"] = info->has_golden;
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
@@ -147,7 +212,7 @@ int InspectPackageVerb(const std::string& path, bool json) {
   std::printf("licence    %s\n", lic.empty() ? "(none declared)" : lic.c_str());
   std::printf("policy     %s\n",
               info->policy_tier.empty() ? "(none)" : ("tier " + info->policy_tier).c_str());
-  std::printf("signature  %s\n", info->signature_status.c_str());
+  std::printf("signature  %s\n", sig.line.c_str());
   if (info->has_golden) std::printf("golden     present\n");
   std::printf("layers     %zu, %s\n", info->layers.size(), HumanBytes(total).c_str());
   for (const auto& l : info->layers)
@@ -211,16 +276,25 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         if (!spec.ok()) return ReportError(spec.error());
         package::PackOptions o = *opts;
         o.reflink = !*no_reflink;
-        if (!policy->empty()) {
-          auto text = ReadSmallFile(*policy, 1 << 20);
+        // A derivative made by `convert` carries its parent's policy beside its weights.
+        std::string policy_file = *policy;
+        std::error_code ec;
+        if (policy_file.empty() && fs::exists(fs::path(*dir) / kInheritedPolicyFile, ec)) {
+          policy_file = (fs::path(*dir) / kInheritedPolicyFile).string();
+          if (!global.quiet && !*json)
+            std::fprintf(stderr, "weightgate: pack: inherited release policy %s\n",
+                         policy_file.c_str());
+        }
+        if (!policy_file.empty()) {
+          auto text = ReadSmallFile(policy_file, 1 << 20);
           if (!text.ok()) return ReportError(text.error());
-          auto layer = package::PolicyLayer(*text, *policy);
+          auto layer = package::PolicyLayer(*text, policy_file);
           if (!layer.ok()) return ReportError(layer.error());
           o.extra_layers.push_back(*layer);
         }
         bool closed = false;
-        if (!policy->empty()) {
-          auto p = policy::ReadPolicyFile(*policy);
+        if (!policy_file.empty()) {
+          auto p = policy::ReadPolicyFile(policy_file);
           if (!p.ok()) return ReportError(p.error());
           closed = p->tier == policy::Tier::kClosed;
         }
@@ -239,14 +313,11 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
           else if (!global.quiet)
             std::fprintf(stderr, "weightgate: pack: no golden record (%s)\n", skipped.c_str());
         }
-        gate->policy_file = *policy;
+        gate->policy_file = policy_file;
         auto sealed = SealForPack(*dir, o.output, &*spec, *gate);
         if (!sealed.ok()) return ReportError(sealed.error());
         auto r = package::Pack(sealed->value_or(*dir), *spec, o);
-        if (*sealed) {
-          std::error_code ec;
-          fs::remove_all(**sealed, ec);
-        }
+        if (*sealed) fs::remove_all(**sealed, ec);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
           ojson j = {{"package", o.output},
@@ -296,12 +367,7 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         auto roles = ParseOnly(*only);
         if (!roles.ok()) return ReportError(roles.error());
         o.only = *roles;
-        if (Status a = CheckAcceptance(*pkg, *receipt); !a.ok()) {
-          ReportError(a.error());
-          return a.error().code() == ErrorCode::kUsage ? int(kExitNeedsLicence)
-                                                       : ExitCodeFor(a.error());
-        }
-        auto r = UnpackGated(*pkg, o, *gate);
+        auto r = UnpackChecked(*pkg, o, *gate, *receipt);
         if (!r.ok()) return ReportError(r.error());
         if (*json) {
           ojson j = {{"output", o.output}, {"files", r->files}, {"bytes", r->bytes}};

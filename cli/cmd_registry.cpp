@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "package_gating.h"
 #include "weightgate/package/registry_transfer.h"
+#include "weightgate/policy/enforce.h"
 
 namespace wg::cli {
 namespace {
@@ -77,6 +79,8 @@ void RegisterPush(CLI::App& app, const GlobalOptions& global, Runner* run) {
                       "Credentials: WEIGHTGATE_REGISTRY_USER / WEIGHTGATE_REGISTRY_PASSWORD, or "
                       "the \"auths\"\n"
                       "of ~/.docker/config.json ($DOCKER_CONFIG/config.json).\n\n"
+                      "A package whose release policy lists access.registries is pushed only "
+                      "there; a closed\nrelease without that list is refused (exit 6).\n\n"
                       "Example:\n  weightgate push llama.pkg 127.0.0.1:5000/team/llama:v2 "
                       "--plain-http --from team/llama-base");
   cmd->add_option("PKG", args->package, "Package folder or .tar")->required();
@@ -90,6 +94,15 @@ void RegisterPush(CLI::App& app, const GlobalOptions& global, Runner* run) {
     *run = [args, &global] {
       auto ref = package::ImageReference::Parse(args->reference);
       if (!ref.ok()) return ReportError(ref.error());
+      // A release policy may restrict where the package goes (access.registries); a closed
+      // release without that list goes nowhere.
+      auto pol = PackagePolicy(args->package);
+      if (!pol.ok()) return ReportError(pol.error());
+      if (*pol) {
+        Status allowed = policy::RequirePushTarget((*pol)->policy, ref->registry, ref->repository,
+                                                   (*pol)->source);
+        if (!allowed.ok()) return ReportError(allowed.error());
+      }
       auto opt = OptionsFrom(args->net, global);
       opt.mount_from = args->from;
       auto r = package::PushPackage(args->package, *ref, opt, args->local_tag);

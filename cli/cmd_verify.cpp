@@ -1,14 +1,15 @@
-// weightgate verify: a model folder against its OMS signature.
+// weightgate verify: a model folder or a package against its OMS signature.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "cmd_package.h"
 #include "command.h"
 #include "sign_options.h"
 #include "verify_attestation.h"
+#include "weightgate/package/package.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/signing/oms.h"
+#include "weightgate/verify/package_signature.h"
 
 namespace wg::cli {
 namespace {
@@ -42,49 +43,64 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
     bool no_ignore_git = false;
     bool json = false;
     std::string attestation;
+    bool attestations = false;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("verify", "Verify a model folder against its OMS signature");
+  auto* cmd =
+      app.add_subcommand("verify", "Verify a model folder or package against its OMS signature");
   cmd->footer(
       "Reads PATH/model.sig (or --signature), checks its signature with --pub, or its\n"
       "certificate chain against --trust-root at the current time (validity periods, CA\n"
       "constraints, and a leaf allowed to sign: digitalSignature or codeSigning), then hashes\n"
       "every file again the way the signature says (files or shards, sha256 or blake3) and\n"
       "names every missing, extra and modified file. Accepts bundles from model_signing.\n"
-      "For a package, or with --attestation FILE, it checks gpu-check attestations instead:\n"
-      "the signature with --pub and every subject digest against PATH's files.\n\n"
+      "PATH may be a package (OCI layout folder or .tar): its signature layer (or --signature)\n"
+      "is checked the same way against every layer - model files, policy, golden record,\n"
+      "config - and every missing, extra (unsigned) and modified layer is named.\n"
+      "gpu-check attestations: --attestation FILE checks one against PATH (a package, file or\n"
+      "folder); --attestations checks every attestation layer of a package (the default for a\n"
+      "package without a signature layer): the DSSE signature with --pub, then every subject\n"
+      "digest against PATH's files.\n\n"
       "Examples:\n"
       "  weightgate verify models/llama --pub release.pub\n"
-      "  weightgate verify models/llama --trust-root ca.pem --json\n\n"
+      "  weightgate verify models/llama --trust-root ca.pem --json\n"
+      "  weightgate verify llama.tar --pub release.pub      # a package\n\n"
       "Exit codes:\n"
       "  0  verified: signature valid and every file matches\n"
       "  1  content mismatch (missing, extra or modified files) or refused content\n"
-      "  2  usage error\n"
+      "  2  usage error (also: a package with no signature layer)\n"
       "  4  bad signature (does not verify over the signed statement)\n"
       "  5  untrusted signer (another key, broken or expired chain, leaf may not sign)\n"
       "  8  I/O error (signature or model unreadable)\n"
       "  9  malformed input (bundle, statement or key not in the expected format)");
-  cmd->add_option("path", o->path, "Model folder")->required();
+  cmd->add_option("path", o->path, "Model folder or package")->required();
   auto* pub = cmd->add_option("--pub", o->pub, "Trusted public key (PEM)");
   auto* roots = cmd->add_option("--trust-root", o->trust_roots, "Trusted CA certificate(s) (PEM)")
                     ->expected(1, -1);
   pub->excludes(roots);
-  cmd->add_option("--signature", o->signature, "Signature file (default PATH/model.sig)");
+  cmd->add_option("--signature", o->signature,
+                  "Signature file (default PATH/model.sig; a package: its signature layer)");
   cmd->add_option("--ignore-paths", o->ignore_paths, "Extra paths to leave out")->expected(1, -1);
   cmd->add_flag("--no-ignore-git-paths", o->no_ignore_git, "Also check .git, .gitignore, ...");
-  cmd->add_option("--attestation", o->attestation,
-                  "Check this gpu-check attestation (DSSE) against PATH instead");
+  auto* att = cmd->add_option("--attestation", o->attestation,
+                              "Check this gpu-check attestation (DSSE) against PATH instead");
+  cmd->add_flag("--attestations", o->attestations,
+                "Check the package's gpu-check attestation layers instead of its signature")
+      ->excludes(att);
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
   cmd->callback([run, o, &global] {
     *run = [o, &global] {
-      // gpu-check attestations: a file given, or the attestation layers of a package.
-      if (!o->attestation.empty() || IsPackage(o->path))
+      if (!o->attestation.empty() || o->attestations ||
+          (o->signature.empty() && PackageHasOnlyAttestations(o->path)))
         return VerifyAttestationsVerb(o->path, o->pub, o->attestation, o->json, global.quiet);
       namespace fs = std::filesystem;
-      std::string sig_path = o->signature.empty()
-                                 ? (fs::path(o->path) / signing::kDefaultSignatureName).string()
-                                 : o->signature;
+      bool is_package = package::IsPackage(o->path);
+      std::string sig_path = !o->signature.empty() ? o->signature
+                             : is_package
+                                 ? o->path + ": " + std::string(verify::kSignatureLayerTitle)
+                                 : (fs::path(o->path) / signing::kDefaultSignatureName).string();
       ojson doc = {{"path", o->path}, {"signature_file", sig_path}};
+      if (is_package) doc["package"] = true;
       auto fail = [&](const Error& e) {
         int code = ExitCodeSplittingMalformed(e);
         if (o->json) {
@@ -96,28 +112,30 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
         }
         return ReportErrorSplittingMalformed(e);
       };
-      if (o->pub.empty() && o->trust_roots.empty())
-        return fail(Error::Usage("verify needs a trusted key or CA")
-                        .Expected("--pub KEY or --trust-root CA.pem"));
-
       std::optional<signing::EcKey> key;
       signing::TrustPolicy trust;
-      if (!o->pub.empty()) {
-        auto k = signing::EcKey::ReadPublicKeyFile(o->pub);
-        if (!k.ok()) return fail(k.error());
-        key = std::move(*k);
-        trust.public_key = &*key;
+      Status loaded = LoadTrust(o->pub, o->trust_roots, &key, &trust);
+      if (!loaded.ok()) return fail(loaded.error());
+      Result<signing::FolderVerifyReport> report = Error::Usage("");
+      if (is_package) {
+        if (!o->ignore_paths.empty() || o->no_ignore_git)
+          return fail(
+              Error::Usage("a package is verified whole: --ignore-paths and "
+                           "--no-ignore-git-paths apply to folders only"));
+        verify::PackageVerifyOptions po;
+        po.signature_path = o->signature;
+        auto r = verify::VerifyPackage(o->path, trust, po);
+        if (!r.ok()) return fail(r.error());
+        doc["inconsistent"] = r->inconsistent;
+        report = signing::FolderVerifyReport{std::move(r->signature), std::move(r->actual),
+                                             std::move(r->diff), r->verified};
+      } else {
+        signing::FolderVerifyOptions opts;
+        opts.signature_path = sig_path;
+        opts.ignore_paths = ModelRelativeIgnores(o->path, o->ignore_paths);
+        opts.ignore_git_paths = !o->no_ignore_git;
+        report = signing::VerifyModelFolder(o->path, trust, opts);
       }
-      for (const auto& r : o->trust_roots) {
-        auto certs = signing::ReadCertificatesPem(r);
-        if (!certs.ok()) return fail(certs.error());
-        trust.roots.insert(trust.roots.end(), certs->begin(), certs->end());
-      }
-      signing::FolderVerifyOptions opts;
-      opts.signature_path = sig_path;
-      opts.ignore_paths = ModelRelativeIgnores(o->path, o->ignore_paths);
-      opts.ignore_git_paths = !o->no_ignore_git;
-      auto report = signing::VerifyModelFolder(o->path, trust, opts);
       if (!report.ok()) return fail(report.error());
 
       const auto& expected = report->signature.manifest;

@@ -19,6 +19,10 @@ int ExitCodeFor(const Error& e) {
       return kExitBadSignature;
     case ErrorCode::kUntrusted:
       return kExitUntrusted;
+    case ErrorCode::kDenied:
+      return kExitDenied;
+    case ErrorCode::kNeedsLicence:
+      return kExitNeedsLicence;
   }
   return kExitUsage;
 }

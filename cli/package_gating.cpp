@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "policy_source.h"
+#include "weightgate/policy/enforce.h"
 #include "weightgate/policy/grant.h"
 #include "weightgate/policy/policy.h"
 #include "weightgate/policy/receipt.h"
@@ -81,12 +82,11 @@ Result<package::UnpackResult> UnpackGated(const std::string& pkg,
           .File(pkg);
     return package::Unpack(pkg, options);
   }
-  if (g.identity.empty())
-    return Error::Usage("this is a " +
-                        (info.policy_tier.empty() ? std::string("gated") : info.policy_tier) +
-                        " release: its weights are encrypted and unpack needs --identity KEY (and "
-                        "--grant GRANT unless the package holds one for you)")
-        .File(pkg);
+  if (g.identity.empty()) {
+    WG_ASSIGN_OR_RETURN(LoadedPolicy loaded, LoadPolicyFrom(pkg));
+    WG_TRY(policy::RequireGrant(loaded.policy, false, loaded.source));
+    return Error::Denied("this release's weights are encrypted: a grant is needed").File(pkg);
+  }
   package::UnpackOptions raw = options;
   raw.output = options.output + ".wg-sealed";
   raw.only.clear();  // the sealed files are opaque until decrypted
@@ -114,10 +114,11 @@ Result<package::UnpackResult> UnpackGated(const std::string& pkg,
       if (gr.ok() && gr->key.recipient == fp) grant = e.path().string();
     }
     if (grant.empty())
-      return Error::Usage(
-                 "no grant for this identity in the package; unpack needs --grant GRANT from the "
-                 "publisher")
+      return Error::Denied("no grant for this identity in the package; a " +
+                           (info.policy_tier.empty() ? std::string("gated") : info.policy_tier) +
+                           " release needs --grant GRANT from the publisher (access)")
           .File(pkg)
+          .Field("access")
           .Found(fp);
   }
   WG_TRY(policy::UnsealFolder(raw.output, options.output, id, grant, int64_t(std::time(nullptr))));
@@ -134,22 +135,39 @@ Result<package::UnpackResult> UnpackGated(const std::string& pkg,
 
 namespace wg::cli {
 
-Status CheckAcceptance(const std::string& pkg, const std::string& receipt) {
+Result<std::optional<LoadedPolicy>> PackagePolicy(const std::string& pkg) {
   WG_ASSIGN_OR_RETURN(package::PackageInfo info, package::Inspect(pkg));
   bool has_policy = false;
   for (const auto& l : info.layers) has_policy = has_policy || l.role == "policy";
-  if (!has_policy) return Ok();
+  if (!has_policy) return std::optional<LoadedPolicy>();
   WG_ASSIGN_OR_RETURN(LoadedPolicy loaded, LoadPolicyFrom(pkg));
+  return std::optional<LoadedPolicy>(std::move(loaded));
+}
+
+Status CheckAcceptance(const std::string& pkg, const std::string& receipt) {
+  WG_ASSIGN_OR_RETURN(std::optional<LoadedPolicy> found, PackagePolicy(pkg));
+  if (!found) return Ok();
+  return CheckReceipt(*found, receipt);
+}
+
+Status CheckReceipt(const LoadedPolicy& loaded, const std::string& receipt) {
   if (!loaded.policy.licence.acceptance_required) return Ok();
-  if (receipt.empty())
-    return Error::Usage("the licence " + loaded.policy.licence.id +
-                        " must be accepted first: weightgate accept PKG --identity KEY -o "
-                        "R.receipt, then unpack --receipt R.receipt")
-        .File(pkg)
-        .Field("licence.acceptance");
+  WG_TRY(policy::RequireAcceptance(loaded.policy, !receipt.empty(), loaded.source));
   WG_ASSIGN_OR_RETURN(policy::Receipt r, policy::VerifyReceiptFile(receipt, loaded.digest));
   (void)r;
   return Ok();
+}
+
+Result<package::UnpackResult> UnpackChecked(const std::string& pkg,
+                                            const package::UnpackOptions& options,
+                                            const GatingUnpackOptions& g,
+                                            const std::string& receipt) {
+  // The grant first: without one a gated or closed release is unreadable (exit 6),
+  // whatever else holds; then the licence acceptance (exit 7).
+  WG_ASSIGN_OR_RETURN(std::optional<LoadedPolicy> loaded, PackagePolicy(pkg));
+  if (loaded) WG_TRY(policy::RequireGrant(loaded->policy, !g.identity.empty(), loaded->source));
+  WG_TRY(CheckAcceptance(pkg, receipt));
+  return UnpackGated(pkg, options, g);
 }
 
 Result<std::string> ExtractSealed(const std::string& pkg, const std::string& scratch) {

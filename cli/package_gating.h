@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "policy_source.h"
 #include "weightgate/core/error.h"
 #include "weightgate/package/package.h"
 
@@ -44,8 +45,22 @@ Result<package::UnpackResult> UnpackGated(const std::string& pkg,
                                           const GatingUnpackOptions& g);
 
 // When the package's policy says `acceptance: required`, a receipt from `weightgate accept`
-// for this policy must be given; returns the refusal otherwise (the caller exits 7).
+// for this policy must be given; returns Error::NeedsLicence (exit 7) otherwise.
 Status CheckAcceptance(const std::string& pkg, const std::string& receipt);
+
+// The same for a policy already loaded: a receipt signed over this policy's digest.
+Status CheckReceipt(const LoadedPolicy& loaded, const std::string& receipt);
+
+// The package's release policy, or nullopt when it carries none.
+Result<std::optional<LoadedPolicy>> PackagePolicy(const std::string& pkg);
+
+// unpack: refuses a gated/closed package without an identity (exit 6, naming the access
+// clause), then a licence that needs acceptance without a receipt (exit 7), then unpacks
+// (UnpackGated).
+Result<package::UnpackResult> UnpackChecked(const std::string& pkg,
+                                            const package::UnpackOptions& options,
+                                            const GatingUnpackOptions& g,
+                                            const std::string& receipt);
 
 // Extracts a sealed package's ciphertext, gating record and policy into `scratch` (for
 // `grant PKG` on a package). The caller removes it.

@@ -7,16 +7,12 @@
 #include "weightgate/package/package.h"
 
 namespace wg::cli {
-namespace {
-
-Result<LoadedPolicy> FromText(const std::string& text, const std::string& source) {
+Result<LoadedPolicy> PolicyFromText(const std::string& text, const std::string& source) {
   WG_ASSIGN_OR_RETURN(policy::Policy p, policy::ParsePolicy(text, source));
   Digest d = HashBytes(HashAlgo::kSha256,
                        Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-  return LoadedPolicy{std::move(p), d, source};
+  return LoadedPolicy{std::move(p), d, source, text};
 }
-
-}  // namespace
 
 Result<LoadedPolicy> LoadPolicyFrom(const std::string& target) {
   namespace fs = std::filesystem;
@@ -28,7 +24,7 @@ Result<LoadedPolicy> LoadPolicyFrom(const std::string& target) {
       WG_ASSIGN_OR_RETURN(auto reader, oci::LayoutReader::Open(target));
       std::string what = target + ": policy layer";
       WG_ASSIGN_OR_RETURN(std::string text, reader->ReadVerified(l.descriptor, what, 1 << 20));
-      return FromText(text, what);
+      return PolicyFromText(text, what);
     }
     return Error::Usage("package carries no release policy (pack --policy FILE attaches one)")
         .File(target);
@@ -40,10 +36,10 @@ Result<LoadedPolicy> LoadPolicyFrom(const std::string& target) {
           .File(target)
           .Expected("a package or policy.yaml");
     WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(p.string(), 1 << 20));
-    return FromText(text, p.string());
+    return PolicyFromText(text, p.string());
   }
   WG_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(target, 1 << 20));
-  return FromText(text, target);
+  return PolicyFromText(text, target);
 }
 
 }  // namespace wg::cli

@@ -19,4 +19,21 @@ std::vector<std::string> ModelRelativeIgnores(const std::string& folder,
   return out;
 }
 
+Status LoadTrust(const std::string& pub, const std::vector<std::string>& trust_roots,
+                 std::optional<signing::EcKey>* key, signing::TrustPolicy* trust) {
+  if (pub.empty() && trust_roots.empty())
+    return Error::Usage("verify needs a trusted key or CA")
+        .Expected("--pub KEY or --trust-root CA.pem");
+  if (!pub.empty()) {
+    WG_ASSIGN_OR_RETURN(signing::EcKey k, signing::EcKey::ReadPublicKeyFile(pub));
+    *key = std::move(k);
+    trust->public_key = &**key;
+  }
+  for (const auto& r : trust_roots) {
+    WG_ASSIGN_OR_RETURN(auto certs, signing::ReadCertificatesPem(r));
+    trust->roots.insert(trust->roots.end(), certs.begin(), certs.end());
+  }
+  return Ok();
+}
+
 }  // namespace wg::cli

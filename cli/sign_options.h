@@ -1,8 +1,13 @@
 // Command-line pieces shared by sign and verify.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "weightgate/core/error.h"
+#include "weightgate/signing/keys.h"
+#include "weightgate/signing/oms.h"
 
 namespace wg::cli {
 
@@ -11,5 +16,10 @@ namespace wg::cli {
 // rest are dropped.
 std::vector<std::string> ModelRelativeIgnores(const std::string& folder,
                                               const std::vector<std::string>& given);
+
+// What verify (and inspect of a package) trusts: --pub KEY, or --trust-root CA.pem...
+// `key` owns the public key that trust->public_key points to.
+Status LoadTrust(const std::string& pub, const std::vector<std::string>& trust_roots,
+                 std::optional<signing::EcKey>* key, signing::TrustPolicy* trust);
 
 }  // namespace wg::cli

@@ -5,6 +5,8 @@
 
 #include "command.h"
 #include "weightgate/core/file.h"
+#include "weightgate/package/media_types.h"
+#include "weightgate/package/package.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/verify/attestation.h"
 
@@ -12,6 +14,18 @@ namespace wg::cli {
 namespace {
 using ojson = nlohmann::ordered_json;
 }  // namespace
+
+bool PackageHasOnlyAttestations(const std::string& path) {
+  if (!package::IsPackage(path)) return false;
+  auto info = package::Inspect(path);
+  if (!info.ok()) return false;  // the signature path reports what is wrong with it
+  bool attestation = false, signature = false;
+  for (const auto& l : info->layers) {
+    attestation = attestation || l.descriptor.media_type == oci::kWeightgateAttestation;
+    signature = signature || l.descriptor.media_type == oci::kWeightgateSignature;
+  }
+  return attestation && !signature;
+}
 
 int VerifyAttestationsVerb(const std::string& path, const std::string& pub,
                            const std::string& attestation_file, bool json, bool quiet) {

@@ -249,9 +249,7 @@ class SealCli : public ::testing::Test {
  protected:
   void SetUp() override {
     model_ = dir_ / "model";
-    fs::create_directories(model_);
-    fs::copy_file(TestData("models/stories260K/stories260K.bin"), model_ + "/stories260K.bin");
-    fs::copy_file(TestData("models/stories260K/tok512.bin"), model_ + "/tok512.bin");
+    test::CopyStoriesModel(model_);
     ASSERT_EQ(RunCli({"keygen", "--algo", "ecdsa-p256", "-o", dir_ / "publisher"}).exit_code, 0);
     ASSERT_EQ(RunCli({"keygen", "--algo", "x25519", "-o", dir_ / "alice"}).exit_code, 0);
     ASSERT_EQ(RunCli({"keygen", "--algo", "x25519", "-o", dir_ / "bob"}).exit_code, 0);

@@ -25,9 +25,7 @@ class PolicyPackage : public ::testing::Test {
  protected:
   void SetUp() override {
     model_ = dir_ / "stories260K";
-    fs::create_directories(model_);
-    fs::copy_file(TestData("models/stories260K/stories260K.bin"), model_ + "/stories260K.bin");
-    fs::copy_file(TestData("models/stories260K/tok512.bin"), model_ + "/tok512.bin");
+    test::CopyStoriesModel(model_);
     ASSERT_EQ(RunCli({"keygen", "--algo", "ecdsa-p256", "-o", dir_ / "publisher"}).exit_code, 0);
     ASSERT_EQ(RunCli({"keygen", "--algo", "x25519", "-o", dir_ / "alice"}).exit_code, 0);
     ASSERT_EQ(RunCli({"keygen", "--algo", "rsa-4096", "-o", dir_ / "corp"}).exit_code, 0);
@@ -74,15 +72,15 @@ TEST_F(PolicyPackage, ClosedReleaseEndToEnd) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string receipt = dir_ / "r.receipt";
 
-  // No identity: refused, nothing written.
+  // No identity: denied (6), naming the access clause; nothing written.
   r = RunCli({"unpack", pkg, "-o", dir_ / "out", "--receipt", receipt});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("encrypted"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_NE(r.err.find("publisher-signed grant"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
   // Bob was not admitted: no grant for him in the package.
   r = RunCli(
       {"unpack", pkg, "-o", dir_ / "out", "--identity", dir_ / "bob.key", "--receipt", receipt});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.exit_code, 6) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "out"));
   EXPECT_FALSE(fs::exists(dir_ / "out.wg-sealed"));
 

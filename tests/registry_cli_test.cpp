@@ -152,6 +152,49 @@ TEST_F(RegistryCliTest, PackedRealModelPullsBackAsTheSameTar) {
             ReadAll(TestData("models/stories260K/stories260K.bin")));
 }
 
+TEST_F(RegistryCliTest, PullFollowsAnIndexToItsModelManifest) {
+  auto v1 = MakePackage(tmp_, tmp_ / "v1", weights_, "{}", "v1");
+  auto v2 = MakePackage(tmp_, tmp_ / "v2", RandomBytes(1 << 20, 7), "{}", "v2");
+  ASSERT_EQ(RunCli({"push", tmp_ / "v1", Ref("idx/m:v1"), "--plain-http"}).exit_code, 0);
+  ASSERT_EQ(RunCli({"push", tmp_ / "v2", Ref("idx/m:v2"), "--plain-http"}).exit_code, 0);
+  package::RegistryOptions o;
+  o.plain_http = true;
+  auto client = package::RegistryClient::Create(server_->host(), o);
+  ASSERT_TRUE(client.ok());
+  auto entry = [&](const std::string& digest, const std::string& dir, bool model) {
+    auto bytes = ReadAll((tmp_.path() / dir / "blobs/sha256" / digest.substr(7)).string());
+    oci::Descriptor d;
+    d.media_type = std::string(oci::kOciManifest);
+    d.digest = digest;
+    d.size = bytes.size();
+    if (model) d.artifact_type = std::string(oci::kModelArtifactType);
+    return d;
+  };
+  // One model manifest beside an unrelated one: pulled, as a folder and as a .tar.
+  oci::Index one;
+  one.manifests = {entry(v1.manifest_digest, "v1", true), entry(v2.manifest_digest, "v2", false)};
+  ASSERT_TRUE(
+      (*client)->PushManifest("idx/m", "one", std::string(oci::kOciIndex), one.Serialize()).ok());
+  for (std::string out : {"one", "one.tar"}) {
+    auto pull = RunCli({"pull", Ref("idx/m:one"), "-o", tmp_ / out, "--plain-http", "--json"});
+    ASSERT_EQ(pull.exit_code, 0) << pull.err;
+    EXPECT_EQ(Json(pull)["digest"], v1.manifest_digest) << pull.out;
+    auto unpack = RunCli({"unpack", tmp_ / out, "-o", tmp_ / (out + ".model")});
+    ASSERT_EQ(unpack.exit_code, 0) << unpack.err;
+    EXPECT_EQ(ReadAll(tmp_ / (out + ".model/model.bin")), weights_);
+  }
+  // Two model manifests: ambiguous, refused naming both digests, nothing written.
+  oci::Index two;
+  two.manifests = {entry(v1.manifest_digest, "v1", true), entry(v2.manifest_digest, "v2", true)};
+  ASSERT_TRUE(
+      (*client)->PushManifest("idx/m", "two", std::string(oci::kOciIndex), two.Serialize()).ok());
+  auto pull = RunCli({"pull", Ref("idx/m:two"), "-o", tmp_ / "two.tar", "--plain-http"});
+  EXPECT_EQ(pull.exit_code, 2) << pull.err;
+  EXPECT_NE(pull.err.find("several manifests"), std::string::npos) << pull.err;
+  EXPECT_NE(pull.err.find(v2.manifest_digest), std::string::npos) << pull.err;
+  EXPECT_FALSE(fs::exists(tmp_ / "two.tar"));
+}
+
 TEST_F(RegistryCliTest, NewVersionSharingWeightsUploadsOnlyWhatChanged) {
   MakePackage(tmp_, tmp_ / "v1", weights_, R"({"vocab":[1]})", "v1");
   MakePackage(tmp_, tmp_ / "v2", weights_, R"({"vocab":[2]})", "v2");

@@ -15,6 +15,8 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kBadSignature: return "bad-signature";
     case ErrorCode::kUntrusted: return "untrusted";
+    case ErrorCode::kDenied: return "denied";
+    case ErrorCode::kNeedsLicence: return "needs-licence";
   }
   return "unknown";
 }

@@ -100,17 +100,18 @@ Result<ConvertReport> Convert(const std::string& in, const std::string& out,
   report.bytes_in = src.catalog.TotalBytes();
 
   if (to == TargetFormat::kGguf) {
-    WG_TRY(WriteGgufTarget(src, trimmed, options.dtype, &report.notes));
+    WG_TRY(WriteGgufTarget(src, trimmed, options.dtype, options.metadata, &report.notes));
     report.outputs.push_back(trimmed);
   } else if (!folder) {
-    WG_TRY(
-        WriteSafetensorsTarget(src, trimmed, false, options.dtype, &report.outputs, &report.notes));
+    WG_TRY(WriteSafetensorsTarget(src, trimmed, false, options.dtype, options.metadata,
+                                  &report.outputs, &report.notes));
   } else {
     const std::string tmp = TempSibling(trimmed);
     if (!fs::create_directory(tmp, ec))
       return Error::Io("cannot create a temporary folder: " + ec.message()).File(tmp);
     std::vector<std::string> files;
-    Status s = WriteSafetensorsTarget(src, tmp, true, options.dtype, &files, &report.notes);
+    Status s = WriteSafetensorsTarget(src, tmp, true, options.dtype, options.metadata, &files,
+                                      &report.notes);
     if (s.ok()) {
       fs::rename(tmp, trimmed, ec);
       if (ec)

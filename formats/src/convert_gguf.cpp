@@ -1,5 +1,6 @@
 // Any Llama-family source -> GGUF: tensor names, Q/K permutation, per-tensor dtype as
 // llama.cpp's convert_hf_to_gguf.py chooses it, architecture and tokenizer key/values.
+#include <algorithm>
 #include <map>
 
 #include "convert_internal.h"
@@ -35,6 +36,7 @@ DType ChooseDType(const TensorInfo& t, DType stored, const std::string& name,
 }  // namespace
 
 Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<DType> dtype,
+                       const std::map<std::string, std::string>& metadata,
                        std::vector<std::string>* notes) {
   if (!src.params) {
     Error e = Error::Unsupported("GGUF output needs a Llama-family model with its configuration")
@@ -123,6 +125,13 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
     } else {
       notes->push_back("no tokenizer found; the GGUF has no tokenizer.ggml.* keys");
     }
+  }
+
+  // Caller-given strings (general.name, weightgate.*) replace keys of the same name.
+  for (const auto& [key, value] : metadata) {
+    auto same = [&key](const GgufKV& kv) { return kv.key == key; };
+    kvs.erase(std::remove_if(kvs.begin(), kvs.end(), same), kvs.end());
+    kvs.push_back({key, GgufValue::String(value)});
   }
 
   std::vector<TensorWriteSpec> specs;

@@ -165,11 +165,13 @@ Result<std::optional<GgufTokenizer>> LoadFolderTokenizer(const std::string& fold
 
 // Writes `out` (a .gguf file).
 Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<DType> dtype,
+                       const std::map<std::string, std::string>& metadata,
                        std::vector<std::string>* notes);
 // Writes `out`: a .safetensors file, or (folder = true) a Hugging Face folder built in
 // `out`, which the caller created empty and renames into place.
 Status WriteSafetensorsTarget(const Source& src, const std::string& out, bool folder,
-                              std::optional<DType> dtype, std::vector<std::string>* files,
-                              std::vector<std::string>* notes);
+                              std::optional<DType> dtype,
+                              const std::map<std::string, std::string>& metadata,
+                              std::vector<std::string>* files, std::vector<std::string>* notes);
 
 }  // namespace wg::convert_detail

@@ -27,8 +27,9 @@ constexpr const char* kFolderFiles[] = {
 }  // namespace
 
 Status WriteSafetensorsTarget(const Source& src, const std::string& out, bool folder,
-                              std::optional<DType> dtype, std::vector<std::string>* files,
-                              std::vector<std::string>* notes) {
+                              std::optional<DType> dtype,
+                              const std::map<std::string, std::string>& metadata,
+                              std::vector<std::string>* files, std::vector<std::string>* notes) {
   const bool to_hf = src.gguf_names && src.params.has_value();
   std::vector<TensorPlan> plans;
   std::map<DType, uint64_t> float_dtypes;
@@ -74,7 +75,9 @@ Status WriteSafetensorsTarget(const Source& src, const std::string& out, bool fo
   for (const TensorWriteSpec& s : specs) total += s.nbytes;
   Progress progress("convert", total);
   TrackProgress(&specs, &progress);
-  WG_TRY(WriteSafetensors(weights, {{"format", "pt"}}, std::move(specs)));
+  std::map<std::string, std::string> header_metadata = metadata;
+  header_metadata.emplace("format", "pt");
+  WG_TRY(WriteSafetensors(weights, header_metadata, std::move(specs)));
   files->push_back(weights);
   if (!folder) return Ok();
 

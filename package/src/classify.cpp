@@ -76,3 +76,11 @@ bool IsModelManifest(const oci::Manifest& m) {
 }
 
 }  // namespace wg::package::internal
+
+namespace wg::package {
+
+bool IsModelFileLayer(const oci::Descriptor& d) {
+  return internal::ClassifyLayer(d).kind == internal::LayerKind::kModelFile;
+}
+
+}  // namespace wg::package

@@ -126,13 +126,20 @@ Result<PackResult> FinishPackage(oci::LayoutWriter& writer, const oci::Manifest&
 
 }  // namespace internal
 
-Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer) {
+Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer,
+                                    const std::string& expected_manifest) {
   WG_ASSIGN_OR_RETURN(auto reader, oci::LayoutReader::Open(package));
   if (reader->index().manifests.size() != 1)
     return Error::Unsupported("attaching a layer needs an index with exactly one manifest")
         .File(package);
   oci::Descriptor old_md;
   WG_ASSIGN_OR_RETURN(auto m, reader->ReadManifest("", &old_md));
+  if (!expected_manifest.empty() && old_md.digest != expected_manifest)
+    return Error::Mismatch("the package changed while the layer was being made")
+        .File(package)
+        .Field("index.json: manifest")
+        .Expected(expected_manifest)
+        .Found(old_md.digest);
   oci::WriterOptions wo;
   wo.tar = reader->is_tar();
   wo.mtime = oci::SourceDateEpoch();

@@ -147,6 +147,8 @@ class RegistryClientImpl final : public RegistryClient {
 
   Status PullBlob(const std::string& repo, const std::string& digest, int64_t expected_size,
                   const std::string& dest) override;
+  Status PullBlobStream(const std::string& repo, const std::string& digest, uint64_t size,
+                        const std::function<Status(Bytes)>& sink) override;
 
   Result<std::string> PushManifest(const std::string& repo, const std::string& ref,
                                    const std::string& media_type, std::string_view bytes) override {
@@ -575,6 +577,69 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
   if (::fsync(fd) != 0) return Error::FromErrno("fsync", part);
   if (::close(closer.release()) != 0) return Error::FromErrno("close", part);
   if (::rename(part.c_str(), dest.c_str()) != 0) return Error::FromErrno("rename", dest);
+  return Ok();
+}
+
+Status RegistryClientImpl::PullBlobStream(const std::string& repo, const std::string& digest,
+                                          uint64_t size, const std::function<Status(Bytes)>& sink) {
+  WG_TRY(CheckDigest(digest));
+  std::string url = base_ + "/v2/" + repo + "/blobs/" + digest;
+  uint64_t pos = 0;      // bytes delivered to the sink, over every attempt
+  uint64_t discard = 0;  // bytes of this attempt's body the sink already has
+  if (size == 0) {
+    ++stats_.blobs_downloaded;
+    return Ok();
+  }
+  auto sent = Execute(PullScope(repo), [&](HttpRequest& q) {
+    q.url = url;
+    q.follow_redirects = true;
+    discard = 0;
+    if (pos > 0) q.headers.push_back("Range: bytes=" + std::to_string(pos) + "-");
+    q.on_body_start = [&](const HttpResponse& resp) -> Status {
+      if (resp.status == 200) discard = pos;  // Range ignored: the body starts at byte 0
+      if (resp.status == 206) {
+        std::string cr = resp.Header("content-range");  // bytes S-E/T
+        auto sp = cr.find(' ');
+        uint64_t start =
+            sp == std::string::npos ? UINT64_MAX : std::strtoull(cr.c_str() + sp + 1, nullptr, 10);
+        if (start != pos)
+          return Error::Io("registry answered another range than asked")
+              .Field(url)
+              .Expected("bytes " + std::to_string(pos) + "-")
+              .Found(cr);
+      }
+      return Ok();
+    };
+    q.sink = [&](Bytes b) -> Status {
+      uint64_t skip = std::min<uint64_t>(discard, b.size());
+      discard -= skip;
+      b = b.subspan(skip);
+      if (b.empty()) return Ok();
+      if (pos + b.size() > size)
+        return Error::Mismatch("registry sent more bytes than the descriptor's size")
+            .Field(url)
+            .Expected(std::to_string(size));
+      WG_TRY(sink(b));
+      pos += b.size();
+      stats_.bytes_downloaded += b.size();
+      Advance(b.size());
+      return Ok();
+    };
+    return Ok();
+  });
+  if (!sent.ok()) return std::move(sent).error();
+  const HttpResponse& r = *sent;
+  if (r.status == 404)
+    return Error::Malformed("the manifest names a blob the registry does not have")
+        .Field(url)
+        .Found("HTTP 404");
+  if (r.status != 200 && r.status != 206) return HttpError("GET blob", url, r);
+  if (pos != size)
+    return Error::Mismatch("pulled blob has the wrong size")
+        .Field(url)
+        .Expected(std::to_string(size))
+        .Found(std::to_string(pos));
+  ++stats_.blobs_downloaded;
   return Ok();
 }
 

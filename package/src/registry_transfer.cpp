@@ -89,6 +89,40 @@ Result<PushResult> PushPackage(const std::string& package_path, const ImageRefer
 
 namespace {
 
+// An index (what `oras` or a multi-platform push may put behind a tag) is followed to the one
+// model manifest it lists: the manifest whose artifactType is ModelPack's, else its only
+// manifest. Several candidates are ambiguous; the error lists their digests to pull by.
+Result<FetchedManifest> ResolveIndex(RegistryClient& client, const ImageReference& ref,
+                                     const FetchedManifest& fetched) {
+  WG_ASSIGN_OR_RETURN(oci::Index index,
+                      oci::Index::Parse(fetched.bytes, ref.ToString() + " index"));
+  std::vector<const oci::Descriptor*> models, manifests;
+  for (const auto& d : index.manifests) {
+    if (d.media_type != oci::kOciManifest) continue;
+    manifests.push_back(&d);
+    if (d.artifact_type == oci::kModelArtifactType) models.push_back(&d);
+  }
+  const auto& candidates = models.empty() ? manifests : models;
+  if (candidates.size() != 1) {
+    std::string found;
+    for (const auto* d : candidates) found += (found.empty() ? "" : ", ") + d->digest;
+    return Error::Unsupported(candidates.empty()
+                                  ? "the index lists no OCI image manifest to pull"
+                                  : "the index lists several manifests; pull one by digest")
+        .Field(ref.ToString())
+        .Expected("one model manifest (artifactType " + std::string(oci::kModelArtifactType) + ")")
+        .Found(found.empty() ? std::to_string(index.manifests.size()) + " other entries" : found);
+  }
+  WG_ASSIGN_OR_RETURN(FetchedManifest m,
+                      client.PullManifest(ref.repository, candidates[0]->digest));
+  if (m.digest != candidates[0]->digest)
+    return Error::Mismatch("manifest digest differs from the index entry")
+        .Field(ref.ToString())
+        .Expected(candidates[0]->digest)
+        .Found(m.digest);
+  return m;
+}
+
 Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_path,
                             const std::string& staging, const RegistryOptions& options) {
   std::error_code ec;
@@ -101,6 +135,9 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
     return Error::Mismatch("manifest digest differs from the reference")
         .Expected(ref.digest)
         .Found(fetched.digest);
+  if (fetched.media_type == oci::kOciIndex) {
+    WG_ASSIGN_OR_RETURN(fetched, ResolveIndex(*client, ref, fetched));
+  }
   if (!fetched.media_type.empty() && fetched.media_type != oci::kOciManifest)
     return Error::Unsupported("only OCI image manifests can be pulled as a package")
         .Field(ref.ToString())
@@ -110,25 +147,15 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
   WG_ASSIGN_OR_RETURN(oci::Manifest manifest,
                       oci::Manifest::Parse(fetched.bytes, ref.ToString() + " manifest"));
 
-  fs::create_directories(fs::path(staging) / "blobs" / "sha256", ec);
-  if (ec) return Error::Io("cannot create the staging folder: " + ec.message()).File(staging);
-
   // Layers, then config, then manifest: the order pack writes, so that pulling a packed .tar
   // gives back the same bytes.
-  std::vector<oci::Descriptor> blobs = manifest.layers;
-  blobs.push_back(manifest.config);
-  PullResult result;
+  std::vector<oci::Descriptor> blobs;
   std::set<std::string> seen;
-  for (const auto& d : blobs)
-    if (seen.insert(d.digest).second) result.blob_bytes += d.size;
-  client->BeginProgress("pull " + ref.ToString(), result.blob_bytes);
-  seen.clear();
-  for (const auto& d : blobs) {
-    if (!seen.insert(d.digest).second) continue;
-    WG_TRY(client->PullBlob(ref.repository, d.digest, static_cast<int64_t>(d.size),
-                            BlobPath(staging, d.digest)));
-  }
-  client->EndProgress();
+  for (const auto& d : manifest.layers)
+    if (seen.insert(d.digest).second) blobs.push_back(d);
+  if (seen.insert(manifest.config.digest).second) blobs.push_back(manifest.config);
+  PullResult result;
+  for (const auto& d : blobs) result.blob_bytes += d.size;
 
   oci::Descriptor mdesc;
   mdesc.media_type = std::string(oci::kOciManifest);
@@ -140,25 +167,32 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
   index.manifests.push_back(mdesc);
 
   if (tar) {
+    // Straight into the tar: each blob is written and hashed once, as it arrives (a staging
+    // folder would write every byte twice). The tar is built under a temporary name, so a
+    // failed pull leaves nothing; within one pull a dropped connection resumes by Range.
     oci::WriterOptions wo;
     wo.tar = true;
     WG_ASSIGN_OR_RETURN(auto writer, oci::LayoutWriter::Create(out_path, wo));
-    seen.clear();
+    client->BeginProgress("pull " + ref.ToString(), result.blob_bytes);
     for (const auto& d : blobs) {
-      if (!seen.insert(d.digest).second) continue;
-      WG_ASSIGN_OR_RETURN(oci::Descriptor added,
-                          writer->AddFile(BlobPath(staging, d.digest), d.media_type));
-      if (added.digest != d.digest)  // the staging folder changed under us
-        return Error::Mismatch("staged blob changed before it was written")
-            .File(BlobPath(staging, d.digest))
-            .Expected(d.digest)
-            .Found(added.digest);
+      WG_ASSIGN_OR_RETURN(auto blob, writer->BeginBlob(d.size, d.media_type, d.digest));
+      WG_TRY(client->PullBlobStream(ref.repository, d.digest, d.size,
+                                    [&](Bytes b) { return blob->Write(b); }));
+      Result<oci::Descriptor> added = blob->Finish();
+      if (!added.ok()) return std::move(added).error().Field(ref.repository + "@" + d.digest);
     }
+    client->EndProgress();
     WG_ASSIGN_OR_RETURN(oci::Descriptor added, writer->AddBytes(fetched.bytes, oci::kOciManifest));
     (void)added;
     WG_TRY(writer->Commit(index));
-    fs::remove_all(staging, ec);
   } else {
+    fs::create_directories(fs::path(staging) / "blobs" / "sha256", ec);
+    if (ec) return Error::Io("cannot create the staging folder: " + ec.message()).File(staging);
+    client->BeginProgress("pull " + ref.ToString(), result.blob_bytes);
+    for (const auto& d : blobs)
+      WG_TRY(client->PullBlob(ref.repository, d.digest, static_cast<int64_t>(d.size),
+                              BlobPath(staging, d.digest)));
+    client->EndProgress();
     // Leftovers of an earlier, different pull into the same output do not belong here.
     seen.insert(fetched.digest);
     for (const auto& e : fs::directory_iterator(fs::path(staging) / "blobs" / "sha256", ec))

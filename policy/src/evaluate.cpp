@@ -7,6 +7,7 @@
 #include <set>
 
 #include "weightgate/core/file.h"
+#include "weightgate/policy/enforce.h"
 #include "yaml_reader.h"
 
 namespace wg::policy {
@@ -34,9 +35,7 @@ bool RegionMatches(const std::string& region, const std::string& country) {
 }
 
 std::string Clause(const Policy& p, const std::string& clause) {
-  std::string lic = p.licence.name.empty() ? p.licence.id : p.licence.name;
-  if (clause.empty()) return lic;
-  return lic + " " + clause;
+  return ClauseText(p, clause);
 }
 
 class Evaluator {
@@ -180,17 +179,17 @@ class Evaluator {
     }
   }
 
+  // The same rule `convert` enforces (enforce.h NamePrefixFor): the obligation's `on`
+  // lists the operation, or the operation requires name-prefix.
   void CheckNaming(const std::string& operation) {
-    for (const auto& o : p_.obligations) {
-      if (o.id != "name-prefix") continue;
-      if (std::find(o.on.begin(), o.on.end(), operation) == o.on.end()) continue;
-      std::string rule = "obligation name-prefix";
-      std::string clause = Clause(p_, o.clause);
-      if (!c_.derivative_name) return Missing("derivative_name", rule, clause);
-      if (c_.derivative_name->rfind(o.prefix, 0) != 0)
-        Add(Decision::kDeny, rule, clause,
-            "derivative name '" + *c_.derivative_name + "' must begin with \"" + o.prefix + "\"");
-    }
+    const Obligation* o = NamePrefixFor(p_, operation);
+    if (!o) return;
+    std::string rule = "obligation name-prefix";
+    std::string clause = Clause(p_, o->clause);
+    if (!c_.derivative_name) return Missing("derivative_name", rule, clause);
+    if (c_.derivative_name->rfind(o->prefix, 0) != 0)
+      Add(Decision::kDeny, rule, clause,
+          "derivative name '" + *c_.derivative_name + "' must begin with \"" + o->prefix + "\"");
   }
 
   const Policy& p_;

@@ -122,6 +122,9 @@ std::string ExplainPolicy(const Policy& p) {
     for (const auto& r : p.access->recipients)
       o << "  recipient " << r.name << (r.key.empty() ? "" : " (" + r.key + ")")
         << (r.fingerprint.empty() ? "" : " " + r.fingerprint) << "\n";
+    for (const auto& r : p.access->registries) o << "  may be pushed to " << r << "\n";
+    if (p.access->registries.empty() && p.tier == Tier::kClosed)
+      o << "  may not be pushed to any registry (access.registries is empty)\n";
   }
   return o.str();
 }

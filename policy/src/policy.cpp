@@ -217,7 +217,7 @@ Result<uint64_t> ParseDays(const YamlReader& r, const YAML::Node& n, const std::
 
 Result<Access> ParseAccess(const YamlReader& r, const YAML::Node& n) {
   const std::string path = "access";
-  WG_TRY(r.CheckMap(n, path, {"approval", "grant_max_lifetime", "recipients"}));
+  WG_TRY(r.CheckMap(n, path, {"approval", "grant_max_lifetime", "recipients", "registries"}));
   Access a;
   WG_ASSIGN_OR_RETURN(auto approval, r.OptString(n, "approval", path));
   if (approval) {
@@ -245,6 +245,23 @@ Result<Access> ParseAccess(const YamlReader& r, const YAML::Node& n) {
       re.key = key.value_or("");
       re.fingerprint = fp.value_or("");
       a.recipients.push_back(std::move(re));
+    }
+  }
+  YAML::Node regs = n["registries"];
+  if (regs.IsDefined() && !regs.IsNull()) {
+    const std::string rp = Join(path, "registries");
+    if (!regs.IsSequence())
+      return r.Fail(rp, "must be a list", "[host[:port]/repository-prefix]", regs);
+    for (size_t i = 0; i < regs.size(); ++i) {
+      const std::string ip = Index(rp, i);
+      if (!regs[i].IsScalar()) return r.Fail(ip, "must be a string", "host[:port]/prefix", regs[i]);
+      std::string v = regs[i].Scalar();
+      bool bad = v.empty() || v.find_first_of(" \t@") != std::string::npos ||
+                 (v != "*" && (v.front() == '/' || v.find("://") != std::string::npos));
+      if (bad)
+        return r.Fail(ip, "not a registry", "host[:port] or host[:port]/repository-prefix or *",
+                      regs[i]);
+      a.registries.push_back(std::move(v));
     }
   }
   return a;
@@ -506,6 +523,9 @@ std::string PolicyToYaml(const Policy& p) {
         e << YAML::EndMap;
       }
       e << YAML::EndSeq;
+    }
+    if (!p.access->registries.empty()) {
+      e << YAML::Key << "registries" << YAML::Value << YAML::Flow << p.access->registries;
     }
     e << YAML::EndMap;
   }

@@ -82,13 +82,15 @@ Result<ModelManifest> HashModelFiles(std::string model_name, const std::vector<M
   std::vector<FileRange> ranges;
   std::vector<const ModelFile*> owner;
   for (const auto& f : files) {
+    uint64_t base = f.span ? f.offset : 0;
     if (serialization.method == SerializationMethod::kFiles) {
-      ranges.push_back({f.path, 0, UINT64_MAX});
+      ranges.push_back({f.path, base, f.span ? f.size : UINT64_MAX});
       owner.push_back(&f);
       continue;
     }
     for (uint64_t start = 0; start < f.size; start += serialization.shard_size) {
-      ranges.push_back({f.path, start, std::min(f.size - start, serialization.shard_size)});
+      ranges.push_back(
+          {f.path, base + start, std::min(f.size - start, serialization.shard_size)});
       owner.push_back(&f);
     }
   }
@@ -104,8 +106,9 @@ Result<ModelManifest> HashModelFiles(std::string model_name, const std::vector<M
     Resource r;
     r.path = std::move(path);
     r.is_shard = serialization.method == SerializationMethod::kShards;
-    r.start = r.is_shard ? ranges[i].offset : 0;
-    r.end = r.is_shard ? ranges[i].offset + ranges[i].length : 0;
+    uint64_t base = owner[i]->span ? owner[i]->offset : 0;
+    r.start = r.is_shard ? ranges[i].offset - base : 0;
+    r.end = r.is_shard ? ranges[i].offset - base + ranges[i].length : 0;
     r.algorithm = algorithm;
     r.digest.assign(digests[i].bytes.begin(), digests[i].bytes.end());
     m.resources.push_back(std::move(r));

@@ -86,6 +86,14 @@ CliResult RunCli(const std::vector<std::string>& args) {
   return r;
 }
 
+std::string CopyStoriesModel(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"stories260K.bin", "tok512.bin"})
+    std::filesystem::copy_file(TestData(std::string("models/stories260K/") + name),
+                               dir + "/" + name);
+  return dir;
+}
+
 bool DirIsEmpty(const std::filesystem::path& dir) {
   return std::filesystem::is_empty(dir);
 }

@@ -40,6 +40,10 @@ struct CliResult {
 // Runs build/bin/weightgate with args (no shell; arguments passed as-is).
 CliResult RunCli(const std::vector<std::string>& args);
 
+// A model folder holding the real stories260K llama2.c checkpoint and its tokenizer
+// (stories260K.bin, tok512.bin), created at `dir`; returns `dir`.
+std::string CopyStoriesModel(const std::string& dir);
+
 // The folder has no entries (used to prove a failed verb left nothing behind).
 bool DirIsEmpty(const std::filesystem::path& dir);
 

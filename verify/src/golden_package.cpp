@@ -1,34 +1,9 @@
 #include "weightgate/verify/golden_package.h"
 
-#include <unistd.h>
-
-#include <random>
-
 #include "weightgate/package/media_types.h"
 #include "weightgate/package/oci_layout.h"
 
 namespace wg::verify {
-namespace {
-namespace fs = std::filesystem;
-
-// A fresh, private folder under the system's temporary directory.
-Result<fs::path> MakeTempDir() {
-  std::error_code ec;
-  fs::path base = fs::temp_directory_path(ec);
-  if (ec) return Error::Io("no temporary directory: " + ec.message());
-  std::random_device rd;
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    fs::path p =
-        base / ("weightgate-gpu-check-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    if (fs::create_directory(p, ec)) {
-      fs::permissions(p, fs::perms::owner_all, ec);
-      return p;
-    }
-  }
-  return Error::Io("cannot create a temporary folder").File(base.string());
-}
-
-}  // namespace
 
 Result<std::optional<package::ExtraLayer>> GoldenLayerForFolder(const std::string& model_dir,
                                                                 std::string* skipped) {
@@ -62,28 +37,6 @@ Result<std::optional<GoldenRecord>> ReadPackageGolden(const std::string& package
     return std::optional<GoldenRecord>(std::move(g));
   }
   return std::optional<GoldenRecord>();
-}
-
-PackagedModel::~PackagedModel() {
-  if (dir.empty()) return;
-  model = LlamaModel();  // release the maps before the files go
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-}
-
-Result<PackagedModel> OpenPackagedModel(const std::string& package_path) {
-  PackagedModel pm;
-  WG_ASSIGN_OR_RETURN(pm.golden, ReadPackageGolden(package_path, &pm.golden_digest));
-  WG_ASSIGN_OR_RETURN(fs::path tmp, MakeTempDir());
-  pm.dir = tmp;
-  package::UnpackOptions o;
-  o.output = (tmp / "model").string();
-  o.only = {package::Role::kWeights, package::Role::kConfig, package::Role::kTokenizer};
-  WG_TRY(package::Unpack(package_path, o));
-  Result<LlamaModel> m = LoadLlamaModelFromFolder(o.output);
-  if (!m.ok()) return std::move(m).error().File(package_path);
-  pm.model = std::move(*m);
-  return pm;
 }
 
 }  // namespace wg::verify

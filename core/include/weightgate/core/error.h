@@ -24,6 +24,8 @@ enum class ErrorCode {
   kIo,           // the operating system said no: missing file, disk full (exit 8)
   kBadSignature, // a signature does not verify over the bytes it claims to cover (exit 4)
   kUntrusted,    // the signer is not the trusted key or does not chain to a trust root (exit 5)
+  kDenied,       // a release policy forbids this (exit 6); the message names the clause
+  kNeedsLicence, // the licence must be accepted first, or a separate licence is needed (exit 7)
 };
 
 const char* ErrorCodeName(ErrorCode code);
@@ -40,6 +42,8 @@ class Error {
   static Error Io(std::string m) { return Error(ErrorCode::kIo, std::move(m)); }
   static Error BadSignature(std::string m) { return Error(ErrorCode::kBadSignature, std::move(m)); }
   static Error Untrusted(std::string m) { return Error(ErrorCode::kUntrusted, std::move(m)); }
+  static Error Denied(std::string m) { return Error(ErrorCode::kDenied, std::move(m)); }
+  static Error NeedsLicence(std::string m) { return Error(ErrorCode::kNeedsLicence, std::move(m)); }
   // An I/O error from errno, e.g. Error::FromErrno("open", path).
   static Error FromErrno(const std::string& what, const std::string& path);
 

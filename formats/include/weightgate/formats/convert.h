@@ -8,6 +8,7 @@
 // so peak memory does not grow with the model.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -23,6 +24,10 @@ struct ConvertOptions {
   std::optional<DType> dtype;      // F32/F16/BF16 (any target), Q8_0/Q4_0 (GGUF only)
   std::string tokenizer;           // llama2.c: tokenizer file
   bool quiet = false;
+  // String key/values written into the output: GGUF string keys (replacing keys of the same
+  // name, e.g. general.name) and the safetensors __metadata__ map. Derivatives use it for
+  // their inherited policy and parent digest (weightgate.*, docs/policy.md).
+  std::map<std::string, std::string> metadata;
 };
 
 struct ConvertReport {

@@ -118,9 +118,16 @@ Result<PackageInfo> Inspect(const std::string& package, const std::string& ref =
 // A folder holding an oci-layout file, or a tar whose first entry is one.
 bool IsPackage(const std::string& path);
 
+// Whether a layer is a model file (ModelPack weight/config/doc/code/dataset media type, the
+// kind unpack extracts under its filepath annotation) rather than one of weightgate's own.
+bool IsModelFileLayer(const oci::Descriptor& d);
+
 // Adds (or replaces, by media type) a weightgate layer in an existing package, rewriting
-// its manifest and index atomically. Attestation layers are added beside the ones already
-// there (the same attestation twice is kept once). Model layers and the config are kept byte for byte.
-Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer);
+// its manifest and index atomically. Model layers and the config are kept byte for byte.
+// Attestation layers are added beside the ones already there (the same one twice is kept once).
+// expected_manifest ("sha256:..."; "" = any): refuse (kMismatch) if the package's manifest
+// is no longer that one, e.g. it changed between hashing it for a signature and attaching it.
+Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer,
+                                    const std::string& expected_manifest = "");
 
 }  // namespace wg::package

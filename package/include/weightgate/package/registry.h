@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "weightgate/core/error.h"
+#include "weightgate/core/file.h"
 
 namespace wg::package {
 
@@ -108,6 +110,12 @@ class RegistryClient {
   // `expected_size` < 0 means unknown.
   virtual Status PullBlob(const std::string& repo, const std::string& digest, int64_t expected_size,
                           const std::string& dest) = 0;
+  // Streams blob `digest` of `size` bytes to `sink`, in order, exactly once each: a dropped
+  // connection continues with a Range request, and a registry that ignores Range has the bytes
+  // already delivered skipped. The sink verifies the digest (a LayoutWriter BlobWriter given
+  // the expected digest does), so each byte is hashed once; the size is checked here.
+  virtual Status PullBlobStream(const std::string& repo, const std::string& digest, uint64_t size,
+                                const std::function<Status(Bytes)>& sink) = 0;
   // PUT /v2/<repo>/manifests/<ref>; returns the manifest's digest.
   virtual Result<std::string> PushManifest(const std::string& repo, const std::string& ref,
                                            const std::string& media_type,

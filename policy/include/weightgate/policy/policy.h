@@ -99,6 +99,10 @@ struct Access {
   std::string approval = "manual";                  // auto | manual
   std::optional<uint64_t> grant_max_lifetime_days;  // from ISO 8601 "P<n>D"
   std::vector<Recipient> recipients;
+  // Where `push` may send the package: "host[:port]" (any repository there) or
+  // "host[:port]/repository-prefix". A closed release with none cannot be pushed; "*"
+  // allows any registry explicitly.
+  std::vector<std::string> registries;
 };
 
 struct Policy {

@@ -21,6 +21,10 @@ struct ModelFile {
   std::string name;  // model-relative POSIX path ("tokenizer/vocab.json")
   std::string path;  // where to read it
   uint64_t size = 0;
+  // A span: the model file is bytes [offset, offset + size) of `path` (a blob inside a
+  // package's tar), hashed exactly, not to the end of `path`.
+  bool span = false;
+  uint64_t offset = 0;
 };
 
 // The paths model_signing always leaves out of a folder's manifest.

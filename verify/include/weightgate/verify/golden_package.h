@@ -1,8 +1,7 @@
 // Golden records in packages: computing the golden layer when a folder is packed, and
-// opening a package's model (and its golden record) for gpu-check.
+// reading it back for gpu-check.
 #pragma once
 
-#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -19,21 +18,6 @@ inline constexpr std::string_view kGoldenTitle = "golden.json";
 // line, when the folder holds no model the forward pass supports.
 Result<std::optional<package::ExtraLayer>> GoldenLayerForFolder(const std::string& model_dir,
                                                                 std::string* skipped);
-
-// A package's model, extracted (every digest verified) into a private temporary folder
-// that lives as long as this object, with the package's golden record if it has one.
-struct PackagedModel {
-  PackagedModel() = default;
-  PackagedModel(PackagedModel&&) = default;
-  PackagedModel& operator=(PackagedModel&&) = default;
-  ~PackagedModel();
-
-  std::filesystem::path dir;
-  LlamaModel model;
-  std::optional<GoldenRecord> golden;
-  std::string golden_digest;  // "sha256:..." of the golden layer, when present
-};
-Result<PackagedModel> OpenPackagedModel(const std::string& package);
 
 // The golden record of a package (nullopt when it has none).
 Result<std::optional<GoldenRecord>> ReadPackageGolden(const std::string& package,
