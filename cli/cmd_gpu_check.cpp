@@ -238,7 +238,8 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_option("--context", o->plan_args.context, "--plan: context length (default: model's)");
   cmd->add_option("--batch", o->plan_args.batch, "--plan: batch size")->default_val(1);
   cmd->add_option("--attest", o->attest.key, "Sign the result with this EC private key");
-  cmd->add_option("--passphrase-file", o->attest.passphrase_file, "Passphrase of --attest's key");
+  cmd->add_option("--attest-passphrase-file", o->attest.passphrase_file,
+                  "Passphrase of the --attest key");
   cmd->add_option("-o,--attestation", o->attest.output, "Write the attestation (DSSE) here");
   cmd->add_flag("--attach", o->attest.attach, "Add the attestation to the package as a layer");
   cmd->add_flag("--json", o->json, "Print one JSON report");

@@ -215,6 +215,16 @@ TEST(CliGpuCheck, AttestationRoundTripAndTamperingIsRefused) {
   auto edited =
       RunCli({"verify", t / "pkg", "--pub", t / "ci.pub", "--attestation", t / "edited.att"});
   EXPECT_EQ(edited.exit_code, 4) << edited.err;
+  // A signed package: the signature does not cover attestations, so attaching one after
+  // signing keeps it valid, and --attestations checks them beside it.
+  ASSERT_EQ(RunCli({"sign", t / "pkg", "--key", t / "other.key"}).exit_code, 0);
+  ASSERT_EQ(RunCli({"gpu-check", t / "pkg", "--attest", t / "ci.key", "--attach", "--tokens", "4"})
+                .exit_code,
+            3);
+  EXPECT_EQ(RunCli({"verify", t / "pkg", "--pub", t / "other.pub"}).exit_code, 0);
+  auto both = RunCli({"verify", t / "pkg", "--pub", t / "ci.pub", "--attestations", "--json"});
+  EXPECT_EQ(both.exit_code, 0) << both.out << both.err;
+  EXPECT_EQ(Json(both)["attestations"].size(), 3u);
   // Attestations of a file (not a package) work the same way.
   std::string bin = test::TestData("models/stories260K/stories260K.bin");
   ASSERT_EQ(RunCli({"gpu-check", bin, "--attest", t / "ci.key", "-o", t / "bin.att"}).exit_code, 3);
