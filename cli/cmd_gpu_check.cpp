@@ -1,10 +1,10 @@
 // weightgate gpu-check PATH [--device all|N,...] [--prompt TEXT] [--tokens N] [--json]
 //   [--reference PARENT] [--plan --target LIST [--context N] [--batch B]]
-//   [--attest KEY [--attestation FILE] [--attach]]:
-// smoke inference on every selected GPU against the CPU reference, judged against the
-// package's golden record or a parent's; a memory-fit plan; a signed attestation of the
-// result. The CPU pass always runs; without a visible GPU (or without the CUDA twin) the
-// verb says so and exits 3.
+//   [--attest KEY [--attestation FILE] [--attach]] [--tensors]:
+// smoke inference on every selected GPU against the CPU reference, the CPU pass judged
+// against the package's golden record or a parent's; a memory-fit plan; a signed
+// attestation of the result. The CPU pass always runs; without a visible GPU (or without
+// the CUDA twin) the verb says so and exits 3.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,8 +12,9 @@
 #include "command.h"
 #include "gpu_check_attest.h"
 #include "gpu_check_plan.h"
+#include "gpu_check_report.h"
 #include "model_input.h"
-#include "weightgate/gpu_check/devices.h"
+#include "weightgate/gpu_check/device_check.h"
 #include "weightgate/gpu_check/golden.h"
 #include "weightgate/gpu_check/smoke.h"
 #include "weightgate/package/package.h"
@@ -29,31 +30,19 @@ struct GpuCheckOptions {
   SmokeOptions smoke;
   ModelInputOptions input;
   bool json = false;
+  bool tensors = false;  // the generic tensor pass instead of the forward pass
   bool plan = false;
   PlanArgs plan_args;
   AttestArgs attest;
 };
 
-// The checked artifact (or a parent without a golden record): a model path, or a package
-// opened under its policy (operation run; a gated one decrypted into a private folder that
-// goes away with `input`), with the package's golden record if it has one.
-struct Opened {
-  std::unique_ptr<ModelInput> input;
-  LlamaModel model;
-  std::optional<GoldenRecord> golden;
-};
-
-Result<Opened> Open(const std::string& path, const GpuCheckOptions& o) {
+// A model path, or a package opened under its policy (operation run; a gated one decrypted
+// into a private folder that goes away with `input`).
+Result<std::unique_ptr<ModelInput>> OpenInput(const std::string& path, const GpuCheckOptions& o) {
   ModelInputOptions io = o.input;
   io.operation = "run";
   io.tokenizer = o.tokenizer;
-  Opened t;
-  WG_ASSIGN_OR_RETURN(t.input, OpenModelInput(path, io));
-  WG_ASSIGN_OR_RETURN(t.model, LoadLlamaModel(t.input->path, t.input->tokenizer));
-  if (package::IsPackage(path)) {
-    WG_ASSIGN_OR_RETURN(t.golden, verify::ReadPackageGolden(path));
-  }
-  return t;
+  return OpenModelInput(path, io);
 }
 
 // What the candidate is judged against, and by which name.
@@ -62,7 +51,8 @@ struct Reference {
   std::string description;
 };
 
-Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o, const Opened& t) {
+Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o,
+                                               const std::optional<GoldenRecord>& own) {
   GoldenOptions fresh;
   fresh.prompt = o.smoke.prompt;
   fresh.tokens = std::max(1, o.smoke.tokens);
@@ -71,11 +61,12 @@ Result<std::optional<Reference>> FindReference(const GpuCheckOptions& o, const O
       WG_ASSIGN_OR_RETURN(std::optional<GoldenRecord> g, verify::ReadPackageGolden(o.reference));
       if (g) return std::optional<Reference>({*g, "golden record of " + o.reference});
     }
-    WG_ASSIGN_OR_RETURN(Opened parent, Open(o.reference, o));
-    WG_ASSIGN_OR_RETURN(GoldenRecord fresh_g, ComputeGolden(parent.model, fresh));
+    WG_ASSIGN_OR_RETURN(std::unique_ptr<ModelInput> in, OpenInput(o.reference, o));
+    WG_ASSIGN_OR_RETURN(LlamaModel parent, LoadLlamaModel(in->path, in->tokenizer));
+    WG_ASSIGN_OR_RETURN(GoldenRecord fresh_g, ComputeGolden(parent, fresh));
     return std::optional<Reference>({fresh_g, "fresh CPU reference of " + o.reference});
   }
-  if (t.golden) return std::optional<Reference>({*t.golden, "the package's golden record"});
+  if (own) return std::optional<Reference>({*own, "the package's golden record"});
   return std::optional<Reference>();
 }
 
@@ -117,52 +108,59 @@ void PrintComparison(const Reference& ref, const GoldenComparison& c) {
 }
 
 int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
-  auto target = Open(o.path, o);
-  if (!target.ok()) return ReportError(target.error());
-  const LlamaModel& model = target->model;
-  if (o.plan) return PrintMemoryPlan(o.path, model, o.plan_args, o.json);
-
-  std::string why;
-  std::vector<GpuDevice> gpus = ListGpus(&why);
-  auto cpu = RunCpuSmoke(model, o.smoke);
-  if (!cpu.ok()) return ReportError(cpu.error());
-  bool cpu_ok = cpu->nan_count == 0 && cpu->inf_count == 0;
-
-  auto reference = FindReference(o, *target);
-  if (!reference.ok()) return ReportError(reference.error());
-  std::optional<GoldenComparison> comparison;
-  const DType dtype = WeightsDType(model);
-  if (*reference) {
-    auto c = CompareCpuWithGolden(model, (*reference)->golden, ToleranceFor(dtype));
-    if (!c.ok()) return ReportError(c.error());
-    comparison = std::move(*c);
-    cpu_ok = cpu_ok && comparison->passed;
+  auto input = OpenInput(o.path, o);
+  if (!input.ok()) return ReportError(input.error());
+  const std::string& path = (*input)->path;
+  if (o.tensors) return RunGpuTensorPass(path, o.device, o.json, quiet);
+  auto model = LoadLlamaModel(path, (*input)->tokenizer);
+  if (!model.ok()) {
+    // A model file of an architecture without a forward pass gets the generic tensor pass.
+    if (model.error().code() == ErrorCode::kUnsupported && DetectFormat(path))
+      return RunGpuTensorPass(path, o.device, o.json, quiet);
+    return ReportError(model.error());
+  }
+  if (o.plan) return PrintMemoryPlan(o.path, *model, o.plan_args, o.json);
+  std::optional<GoldenRecord> own;
+  if (package::IsPackage(o.path)) {
+    auto g = verify::ReadPackageGolden(o.path);
+    if (!g.ok()) return ReportError(g.error());
+    own = std::move(*g);
   }
 
-  // The CUDA forward pass is not part of this build yet: visible GPUs are listed but not
-  // exercised, so the result can only be "passed on the CPU reference".
-  std::string gpu_note = gpus.empty() ? why
-                                      : "the CUDA forward pass is not in this build yet; "
-                                        "GPUs listed, not exercised";
-  int code = cpu_ok ? kExitCpuOnly : kExitCheckFailed;
-  const char* result = code == kExitCpuOnly ? "cpu-only" : "failed";
+  auto cpu = RunCpuSmoke(*model, o.smoke);
+  if (!cpu.ok()) return ReportError(cpu.error());
+  bool cpu_ok = cpu->nan_count == 0 && cpu->inf_count == 0;
+  auto reference = FindReference(o, own);
+  if (!reference.ok()) return ReportError(reference.error());
+  std::optional<GoldenComparison> comparison;
+  const DType dtype = WeightsDType(*model);
+  if (*reference) {
+    auto cmp = CompareCpuWithGolden(*model, (*reference)->golden, ToleranceFor(dtype));
+    if (!cmp.ok()) return ReportError(cmp.error());
+    comparison = std::move(*cmp);
+    cpu_ok = cpu_ok && comparison->passed;
+  }
+  auto dev = RunDevicePasses(*model, *cpu, o.device);
+  if (!dev.ok()) return ReportError(dev.error());
+  bool all_passed = true;
+  for (const DevicePass& d : dev->passes) all_passed = all_passed && d.passed;
+  const std::string gpu_note = dev->no_device;
+  int code = !cpu_ok || !all_passed ? kExitCheckFailed
+             : dev->passes.empty()  ? kExitCpuOnly
+                                    : kExitOk;
+  const char* result = code == kExitOk ? "passed" : code == kExitCpuOnly ? "cpu-only" : "failed";
 
-  const LlamaConfig& c = model.config;
+  const LlamaConfig& c = model->config;
   ojson j;
   j["path"] = o.path;
-  j["format"] = FormatName(model.format);
-  j["weights_dtype"] = std::string(Name(dtype));
+  j["format"] = FormatName(model->format);
   j["model"] = {{"dim", c.dim},        {"hidden_dim", c.hidden_dim}, {"layers", c.n_layers},
                 {"heads", c.n_heads},  {"kv_heads", c.n_kv_heads},   {"vocab", c.vocab_size},
                 {"context", c.seq_len}};
+  j["weights_dtype"] = dev->dtype.empty() ? std::string(Name(dtype)) : dev->dtype;
   j["devices"] = ojson::array();
-  for (const auto& g : gpus)
-    j["devices"].push_back({{"index", g.index},
-                            {"name", g.name},
-                            {"memory_bytes", g.memory_bytes},
-                            {"compute_capability", std::to_string(g.compute_major) + "." +
-                                                       std::to_string(g.compute_minor)}});
-  j["gpu_note"] = gpu_note;
+  for (const DevicePass& d : dev->passes) j["devices"].push_back(DeviceJson(d));
+  if (!gpu_note.empty()) j["gpu_note"] = gpu_note;
   ojson pass = {{"device", cpu->device},
                 {"prompt", o.smoke.prompt},
                 {"prompt_ids", cpu->prompt_ids},
@@ -175,6 +173,7 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
                 {"passed", cpu_ok}};
   if (comparison) pass["comparison"] = ComparisonJson(**reference, *comparison);
   j["passes"] = ojson::array({pass});
+  for (const DevicePass& d : dev->passes) j["passes"].push_back(DevicePassJson(d, o.smoke.prompt));
   j["result"] = result;
   j["exit_code"] = code;
 
@@ -191,11 +190,8 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
     return code;
   }
   std::printf("model: %s (%s %s; dim %d, %d layers, %d/%d heads, vocab %d)\n", o.path.c_str(),
-              FormatName(model.format), std::string(Name(dtype)).c_str(), c.dim, c.n_layers,
+              FormatName(model->format), std::string(Name(dtype)).c_str(), c.dim, c.n_layers,
               c.n_heads, c.n_kv_heads, c.vocab_size);
-  for (const auto& g : gpus)
-    std::printf("gpu %d: %s, sm_%d%d, %.1f GiB\n", g.index, g.name.c_str(), g.compute_major,
-                g.compute_minor, g.memory_bytes / double(1ull << 30));
   std::printf("cpu reference: %zu tokens in %.3f s (%.1f tokens/s), NaN %llu, Inf %llu\n",
               cpu->next_ids.size(), cpu->seconds, cpu->tokens_per_second,
               static_cast<unsigned long long>(cpu->nan_count),
@@ -207,12 +203,17 @@ int RunGpuCheck(const GpuCheckOptions& o, bool quiet) {
     std::printf(
         "reference: none (no golden record, no --reference): the CPU pass is the "
         "reference\n");
+  for (const DevicePass& d : dev->passes) PrintDevicePass(d);
   if (attested) std::printf("attestation: %s\n", attested->c_str());
-  if (!quiet) std::fprintf(stderr, "weightgate: gpu-check: %s\n", gpu_note.c_str());
-  std::printf("result: %s\n", code == kExitCpuOnly ? "passed on the CPU reference only (exit 3)"
+  if (!quiet && !gpu_note.empty())
+    std::fprintf(stderr, "weightgate: gpu-check: %s\n", gpu_note.c_str());
+  std::printf("result: %s\n", code == kExitOk        ? "passed on every selected GPU"
+                              : code == kExitCpuOnly ? "passed on the CPU reference only (exit 3)"
                               : comparison && !comparison->passed
                                   ? "FAILED: outside the tolerance of the reference (exit 1)"
-                                  : "FAILED: NaN or Inf in the logits (exit 1)");
+                              : cpu->nan_count || cpu->inf_count
+                                  ? "FAILED: NaN or Inf in the CPU logits"
+                                  : "FAILED on a GPU");
   return code;
 }
 
@@ -243,6 +244,8 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
   cmd->add_option("-o,--attestation", o->attest.output, "Write the attestation (DSSE) here");
   cmd->add_flag("--attach", o->attest.attach, "Add the attestation to the package as a layer");
   cmd->add_flag("--json", o->json, "Print one JSON report");
+  cmd->add_flag("--tensors", o->tensors,
+                "Generic tensor pass (statistics on host and GPU) instead of the forward pass");
   AddModelInputFlags(cmd, &o->input);
   cmd->footer(
       "Exit codes: 0 passed on every selected GPU, 1 failed (NaN/Inf, outside the reference's "
@@ -250,7 +253,8 @@ void RegisterGpuCheck(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "CPU reference only (no GPU visible, or no CUDA pass in this build), 6 the package's "
       "policy\nforbids it (no grant, operation run not allowed), 7 its licence must be accepted "
       "first (--receipt).\nPATH may be a package; gated/closed packages take --identity/--grant "
-      "as unpack does.\n\n"
+      "as unpack does.\nModels of other architectures (or --tensors) get the generic tensor "
+      "pass: every tensor's statistics on the host and on each GPU, compared.\n\n"
       "Examples:\n"
       "  weightgate gpu-check stories260K.bin --prompt 'Once upon a time' --tokens 64 --json\n"
       "  weightgate gpu-check model-q4_0.gguf --reference release.tar\n"

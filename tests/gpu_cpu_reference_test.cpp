@@ -159,8 +159,9 @@ TEST(GpuCheckCli, CpuPassReproducesThePublishedContinuation) {
   EXPECT_EQ(j["result"], "cpu-only");
 }
 
+// (A model file of another architecture gets the generic tensor pass: gpu_cuda_test.)
 TEST(GpuCheckCli, NonModelInputIsAUsageError) {
-  auto r = test::RunCli({"gpu-check", TestData("third_party/safetensors/overall.safetensors")});
+  auto r = test::RunCli({"gpu-check", TestData("third_party/safetensors/SOURCES.md")});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("weightgate: error:"), std::string::npos);
 }

@@ -179,6 +179,8 @@ TEST_F(PolicyEnforce, PushTargetMatching) {
   auto denied = RequirePushTarget(*pol, "ghcr.io", "x/y", "p");
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.error().code(), ErrorCode::kDenied);
+  EXPECT_TRUE(
+      Has(policy::ExplainPolicy(*pol), "may be pushed to registry.internal.example:5000/eval"));
   pol->access->registries = {"*"};
   EXPECT_TRUE(RequirePushTarget(*pol, "ghcr.io", "x/y", "p").ok());
   // Open tiers without a list go anywhere.

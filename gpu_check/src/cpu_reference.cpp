@@ -30,6 +30,37 @@ Result<std::vector<float>> ReadVector(const TensorInfo& t, uint64_t n) {
 
 }  // namespace
 
+std::vector<double> RopeInverseFrequencies(const LlamaModel& model) {
+  const LlamaConfig& c = model.config;
+  // RoPE frequencies per pair index j (pair j rotates dimensions 2j and 2j+1 of a head
+  // in adjacent layout, j and j + head_size/2 in halves layout).
+  const int32_t hs = c.head_size();
+  std::vector<double> inv_freq(hs / 2);
+  for (int32_t j = 0; j < hs / 2; ++j) {
+    double f = 1.0 / std::pow(c.rope_theta, (2.0 * j) / hs);
+    if (c.rope_scaling) {
+      const auto& s = *c.rope_scaling;
+      const double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
+      const double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
+      const double wavelen = 2 * std::numbers::pi / f;
+      if (wavelen > low_wavelen) {
+        f /= s.factor;
+      } else if (wavelen >= high_wavelen) {
+        double smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
+                        (s.high_freq_factor - s.low_freq_factor);
+        f = (1 - smooth) * f / s.factor + smooth * f;
+      }
+    }
+    inv_freq[j] = f;
+  }
+  if (model.rope_freqs) {
+    auto divisors = ReadVector(*model.rope_freqs, hs / 2);
+    if (divisors.ok())
+      for (int32_t j = 0; j < hs / 2; ++j) inv_freq[j] /= (*divisors)[j];
+  }
+  return inv_freq;
+}
+
 int32_t Argmax(const std::vector<float>& logits) {
   int32_t best = 0;
   for (size_t i = 1; i < logits.size(); ++i)
@@ -51,32 +82,7 @@ CpuReference::CpuReference(const LlamaModel& model, int32_t max_seq) : model_(mo
   key_cache_.resize(static_cast<size_t>(c.n_layers) * max_seq_ * c.kv_dim());
   value_cache_.resize(key_cache_.size());
 
-  // RoPE frequencies per pair index j (pair j rotates dimensions 2j and 2j+1 of a head
-  // in adjacent layout, j and j + head_size/2 in halves layout).
-  const int32_t hs = c.head_size();
-  inv_freq_.resize(hs / 2);
-  for (int32_t j = 0; j < hs / 2; ++j) {
-    double f = 1.0 / std::pow(c.rope_theta, (2.0 * j) / hs);
-    if (c.rope_scaling) {
-      const auto& s = *c.rope_scaling;
-      const double low_wavelen = s.original_max_position_embeddings / s.low_freq_factor;
-      const double high_wavelen = s.original_max_position_embeddings / s.high_freq_factor;
-      const double wavelen = 2 * std::numbers::pi / f;
-      if (wavelen > low_wavelen) {
-        f /= s.factor;
-      } else if (wavelen >= high_wavelen) {
-        double smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) /
-                        (s.high_freq_factor - s.low_freq_factor);
-        f = (1 - smooth) * f / s.factor + smooth * f;
-      }
-    }
-    inv_freq_[j] = f;
-  }
-  if (model.rope_freqs) {
-    auto divisors = ReadVector(*model.rope_freqs, hs / 2);
-    if (divisors.ok())
-      for (int32_t j = 0; j < hs / 2; ++j) inv_freq_[j] /= (*divisors)[j];
-  }
+  inv_freq_ = RopeInverseFrequencies(model);
 }
 
 void CpuReference::RmsNorm(const float* x, const std::vector<float>& w, float* out) const {

@@ -4,7 +4,9 @@
 
 namespace wg {
 
-bool CudaBuilt() { return true; }
+bool CudaBuilt() {
+  return true;
+}
 
 std::vector<GpuDevice> ListGpus(std::string* why) {
   std::vector<GpuDevice> out;

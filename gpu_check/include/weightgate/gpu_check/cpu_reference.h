@@ -41,6 +41,10 @@ class CpuReference {
   std::vector<double> inv_freq_;  // per pair index within a head
 };
 
+// RoPE's angle per position for each pair index of a head, in double: theta's powers,
+// Llama 3 rope scaling and llama.cpp's rope_freqs divisors applied. Shared by both twins.
+std::vector<double> RopeInverseFrequencies(const LlamaModel& model);
+
 // Index of the largest logit, lowest index on ties.
 int32_t Argmax(const std::vector<float>& logits);
 
