@@ -303,6 +303,32 @@ TEST(PackageSigning, PolicyAttachedAfterSigningIsExtraUntilResigned) {
   EXPECT_TRUE(r->diff.empty());
 }
 
+TEST(PackageSigning, ResigningAFolderPackageInPlaceLeavesNoStaleBlobs) {
+  World& w = Env();
+  TempDir t;
+  std::string pkg = t / "f";
+  PackTo(w.model, pkg, "open-apache-2.0.yaml");
+  auto blobs = [&] {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(fs::path(pkg) / "blobs" / "sha256"))
+      n += e.is_regular_file();
+    return n;
+  };
+  EXPECT_EQ(blobs(), 7u);  // 3 file blobs (two layers share one), policy, golden, config, manifest
+  for (const auto* k : {&*w.key, &*w.other, &*w.key}) {
+    ASSERT_TRUE(verify::SignPackage(pkg, SignerOf(*k), {}).ok());
+    EXPECT_EQ(blobs(), 8u);  // + the signature; the old signature and manifest are gone
+    auto r = verify::VerifyPackage(pkg, TrustOf(*k), {});
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_TRUE(r->diff.empty()) << r->diff.Describe();
+  }
+  package::UnpackOptions o;
+  o.output = t / "out";
+  ASSERT_TRUE(package::Unpack(pkg, o).ok());
+  EXPECT_EQ(test::ReadAll(t / "out/stories260K.bin"),
+            test::ReadAll(test::TestData("models/stories260K/stories260K.bin")));
+}
+
 TEST(PackageSigning, UnsignedPackageIsAClearError) {
   World& w = Env();
   TempDir t;
@@ -797,6 +823,48 @@ TEST(PackageSigningCli, SignVerifyInspectWithExitCodes) {
     EXPECT_EQ(broken.exit_code, 0);
     EXPECT_NE(broken.out.find("present but unreadable"), std::string::npos) << broken.out;
   }
+}
+
+TEST(PackageSigningCli, SealedReleaseGatingRecordAndGrantsAreCovered) {
+  World& w = Env();
+  TempDir t;
+  using test::RunCli;
+  ASSERT_EQ(RunCli({"keygen", "--algo", "ecdsa-p256", "-o", t / "pub"}).exit_code, 0);
+  ASSERT_EQ(RunCli({"keygen", "--algo", "x25519", "-o", t / "alice"}).exit_code, 0);
+  std::string pkg = t / "closed.tar";
+  auto pack = RunCli({"pack", w.model, "-o", pkg, "--policy",
+                      test::SourcePath("examples/policies/closed-internal.yaml"), "--publisher-key",
+                      t / "pub.key", "--recipient", t / "alice.pub"});
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  ASSERT_EQ(RunCli({"sign", pkg, "--key", t / "pub.key"}).exit_code, 0);
+  auto ok = RunCli({"verify", pkg, "--pub", t / "pub.pub", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  auto reader = oci::LayoutReader::Open(pkg);
+  auto m = (*reader)->ReadManifest();
+  auto covered = verify::CoveredBlobs(*m);
+  ASSERT_TRUE(covered.ok());
+  std::vector<std::string> names;
+  for (const auto& c : *covered) names.push_back(c.name);
+  for (const char* n : {"gating.json", "grants/alice.grant", ".weightgate/policy.yaml",
+                        "stories260K.bin.wgenc", ".weightgate/model-config.json"})
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  // A byte of the grant inside the package.
+  std::string file;
+  uint64_t at = 0;
+  for (const auto& l : m->layers)
+    if (l.Annotation(oci::kAnnotationFilepath) == "grants/alice.grant") {
+      auto b = (*reader)->Blob(l);
+      file = b->file->path();
+      at = b->offset + b->size / 2;
+    }
+  reader->reset();
+  auto bytes = test::ReadAll(file);
+  bytes[at] ^= 0x01;
+  test::WriteAll(file, bytes);
+  auto bad = RunCli({"verify", pkg, "--pub", t / "pub.pub", "--json"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(nlohmann::json::parse(bad.out)["modified"],
+            nlohmann::json::array({"grants/alice.grant"}));
 }
 
 }  // namespace

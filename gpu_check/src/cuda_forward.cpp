@@ -34,6 +34,7 @@ Status CudaForward::FlipWeightBitForTest(const std::string&, uint64_t, int) {
 #include <algorithm>
 #include <unordered_map>
 
+#include "cublas_loader.h"
 #include "cuda_kernels.h"
 #include "cuda_upload.h"
 #include "kernel_types.h"
@@ -42,16 +43,16 @@ Status CudaForward::FlipWeightBitForTest(const std::string&, uint64_t, int) {
 namespace wg {
 namespace {
 
-Error CublasError(cublasStatus_t s, const char* call) {
-  return Error(ErrorCode::kIo, std::string("cuBLAS call failed: ") + cublasGetStatusName(s) + " (" +
-                                   cublasGetStatusString(s) + ")")
+Error CublasError(const cuda::CublasApi& api, cublasStatus_t s, const char* call) {
+  return Error(ErrorCode::kIo, std::string("cuBLAS call failed: ") + api.status_name(s) + " (" +
+                                   api.status_string(s) + ")")
       .Field(call);
 }
 
-#define WG_CUBLAS_TRY(expr)                                                               \
-  do {                                                                                    \
-    const cublasStatus_t wg_cublas_st_ = (expr);                                          \
-    if (wg_cublas_st_ != CUBLAS_STATUS_SUCCESS) return CublasError(wg_cublas_st_, #expr); \
+#define WG_CUBLAS_TRY(expr)                                                                      \
+  do {                                                                                           \
+    const cublasStatus_t wg_cublas_st_ = (expr);                                                 \
+    if (wg_cublas_st_ != CUBLAS_STATUS_SUCCESS) return CublasError(*blas, wg_cublas_st_, #expr); \
   } while (0)
 
 // The kernels' element type for a weight dtype; others have no CUDA path.
@@ -94,6 +95,7 @@ struct CudaForward::Impl {
   int device = 0;
   int32_t max_seq = 0;
   cudaStream_t stream = nullptr;
+  const cuda::CublasApi* blas = nullptr;
   cublasHandle_t cublas = nullptr;
   cuda::DeviceBuffer arena;
   std::unordered_map<const TensorInfo*, cuda::DevMatrix> weights;
@@ -103,7 +105,7 @@ struct CudaForward::Impl {
 
   ~Impl() {
     cudaSetDevice(device);
-    if (cublas) cublasDestroy(cublas);
+    if (cublas) blas->destroy(cublas);
     if (stream) cudaStreamDestroy(stream);
   }
 
@@ -114,7 +116,7 @@ struct CudaForward::Impl {
     if (w.type == cuda::kWF32) {
       // Row-major [rows, cols] is column-major [cols, rows]: y = A^T x.
       const float one = 1.f, zero = 0.f;
-      WG_CUBLAS_TRY(cublasSgemv(
+      WG_CUBLAS_TRY(blas->sgemv(
           cublas, CUBLAS_OP_T, static_cast<int>(w.cols), static_cast<int>(w.rows), &one,
           reinterpret_cast<const float*>(w.data), static_cast<int>(w.cols), in, 1, &zero, out, 1));
       return Ok();
@@ -167,10 +169,12 @@ Result<std::unique_ptr<CudaForward>> CudaForward::Create(const LlamaModel& model
     impl->weights[order[i]].data = impl->arena.get() + pieces[i].device_offset;
 
   WG_CUDA_TRY(cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking));
-  WG_CUBLAS_TRY(cublasCreate(&impl->cublas));
-  WG_CUBLAS_TRY(cublasSetStream(impl->cublas, impl->stream));
+  WG_ASSIGN_OR_RETURN(impl->blas, cuda::LoadCublas());
+  const cuda::CublasApi* blas = impl->blas;
+  WG_CUBLAS_TRY(blas->create(&impl->cublas));
+  WG_CUBLAS_TRY(blas->set_stream(impl->cublas, impl->stream));
   // Plain FP32 products: no TF32 or other reduced-precision math behind our back.
-  WG_CUBLAS_TRY(cublasSetMathMode(impl->cublas, CUBLAS_PEDANTIC_MATH));
+  WG_CUBLAS_TRY(blas->set_math_mode(impl->cublas, CUBLAS_PEDANTIC_MATH));
 
   const uint64_t f = sizeof(float);
   const uint64_t cache = static_cast<uint64_t>(c.n_layers) * impl->max_seq * c.kv_dim() * f;

@@ -126,6 +126,60 @@ Result<PackResult> FinishPackage(oci::LayoutWriter& writer, const oci::Manifest&
 
 }  // namespace internal
 
+namespace {
+
+// Stores a small blob in a layout folder (atomically; an existing blob is the same bytes).
+Result<oci::Descriptor> PutFolderBlob(const std::string& package, std::string_view content,
+                                      std::string_view media_type) {
+  oci::Descriptor d;
+  d.media_type = std::string(media_type);
+  d.digest = HashBytes(HashAlgo::kSha256,
+                       Bytes(reinterpret_cast<const uint8_t*>(content.data()), content.size()))
+                 .Prefixed();
+  d.size = content.size();
+  std::string path = (fs::path(package) / "blobs" / "sha256" / d.digest.substr(7)).string();
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    WG_TRY(WriteFileAtomically(path, content));
+    if (::chmod(path.c_str(), 0644) != 0) return Error::FromErrno("chmod", path);
+  }
+  return d;
+}
+
+// A layout folder gains the layer in place: the new blob and manifest are written beside the
+// others and index.json is replaced atomically, so readers see the old package or the new one,
+// and the model blobs are neither copied nor read again. Blobs only the old manifest used
+// are removed afterwards.
+Result<oci::Descriptor> AttachInFolder(const std::string& package, oci::Manifest m,
+                                       std::vector<oci::Descriptor> keep,
+                                       const oci::Descriptor& old_md, const ExtraLayer& layer) {
+  std::vector<oci::Descriptor> old_layers = m.layers;
+  WG_ASSIGN_OR_RETURN(auto d, PutFolderBlob(package, layer.content, layer.media_type));
+  if (!layer.title.empty()) d.annotations[std::string(oci::kAnnotationTitle)] = layer.title;
+  keep.push_back(d);
+  m.layers = std::move(keep);
+  WG_ASSIGN_OR_RETURN(auto md, PutFolderBlob(package, m.Serialize(), oci::kOciManifest));
+  md.artifact_type = m.artifact_type;
+  std::string tag = old_md.Annotation(oci::kAnnotationRefName);
+  if (!tag.empty()) md.annotations[std::string(oci::kAnnotationRefName)] = tag;
+  oci::Index index;
+  index.manifests.push_back(md);
+  WG_TRY(WriteFileAtomically((fs::path(package) / oci::kIndexFile).string(), index.Serialize()));
+  (void)::chmod((fs::path(package) / oci::kIndexFile).c_str(), 0644);
+  std::set<std::string> live = {md.digest, m.config.digest};
+  for (const auto& l : m.layers) live.insert(l.digest);
+  std::vector<std::string> stale = {old_md.digest};
+  for (const auto& l : old_layers) stale.push_back(l.digest);
+  for (const auto& s : stale) {
+    std::error_code ec;
+    if (!live.count(s) && oci::ValidateDigest(s).ok())
+      fs::remove(fs::path(package) / "blobs" / "sha256" / s.substr(7), ec);
+  }
+  return md;
+}
+
+}  // namespace
+
 Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer,
                                     const std::string& expected_manifest) {
   WG_ASSIGN_OR_RETURN(auto reader, oci::LayoutReader::Open(package));
@@ -140,11 +194,6 @@ Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer
         .Field("index.json: manifest")
         .Expected(expected_manifest)
         .Found(old_md.digest);
-  oci::WriterOptions wo;
-  wo.tar = reader->is_tar();
-  wo.mtime = oci::SourceDateEpoch();
-  wo.replace = true;
-  WG_ASSIGN_OR_RETURN(auto writer, oci::LayoutWriter::Create(package, wo));
   // Attestations accumulate (one per place a package was checked); every other weightgate
   // layer replaces the one before it.
   const bool several = layer.media_type == oci::kWeightgateAttestation;
@@ -155,6 +204,15 @@ Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer
   std::vector<oci::Descriptor> keep;
   for (const auto& l : m.layers)
     if (l.media_type != layer.media_type || (several && l.digest != new_digest)) keep.push_back(l);
+  if (!reader->is_tar()) {
+    reader.reset();
+    return AttachInFolder(package, std::move(m), std::move(keep), old_md, layer);
+  }
+  oci::WriterOptions wo;
+  wo.tar = true;
+  wo.mtime = oci::SourceDateEpoch();
+  wo.replace = true;
+  WG_ASSIGN_OR_RETURN(auto writer, oci::LayoutWriter::Create(package, wo));
   std::vector<oci::Descriptor> blobs = keep;
   blobs.push_back(m.config);
   std::set<std::string> copied;
