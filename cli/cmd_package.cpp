@@ -10,6 +10,8 @@
 #include "package_gating.h"
 #include "sign_options.h"
 #include "weightgate/package/package.h"
+#include "weightgate/policy/policy.h"
+#include "weightgate/verify/golden_package.h"
 #include "weightgate/verify/package_signature.h"
 
 namespace wg::cli {
@@ -52,6 +54,12 @@ Result<std::set<package::Role>> ParseOnly(const std::string& list) {
     out.insert(*r);
   }
   return out;
+}
+
+bool HasGolden(const package::PackOptions& o) {
+  for (const auto& l : o.extra_layers)
+    if (l.media_type == oci::kWeightgateGolden) return true;
+  return false;
 }
 
 int RunInit(const std::string& dir, std::string out, bool force, bool quiet) {
@@ -175,8 +183,7 @@ int InspectPackageVerb(const std::string& path, bool json, const InspectTrust& t
       e["size"] = l.descriptor.size;
       e["digest"] = l.descriptor.digest;
       e["mediaType"] = l.descriptor.media_type;
-      bool model_file =
-          l.role != "policy" && l.role != "signature" && l.role != "golden" && l.role != "other";
+      bool model_file = package::RoleFromName(l.role).has_value();
       j[model_file ? "files" : "layers"].push_back(e);
     }
     j["totalBytes"] = total;
@@ -238,6 +245,7 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
     auto manifest = std::make_shared<std::string>();
     auto no_reflink = std::make_shared<bool>(false);
     auto json = std::make_shared<bool>(false);
+    auto no_golden = std::make_shared<bool>(false);
     cmd->add_option("MODEL_DIR", *dir, "Model folder")->required();
     cmd->add_option("-o,--output", opts->output,
                     "Package to write: a folder, or a file ending in .tar")
@@ -256,6 +264,8 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
         ->expected(1, -1);
     cmd->add_option("--expires", gate->expires, "Expiry of the initial grants (UTC date)");
     cmd->add_flag("--no-reflink", *no_reflink, "Copy file data even where a reflink is possible");
+    cmd->add_flag("--no-golden", *no_golden,
+                  "Do not record the CPU reference's golden output (docs/gpu_check.md)");
     cmd->footer(
         "Examples:\n  weightgate pack ./llama-7b -o llama-7b.tar\n"
         "  weightgate pack ./llama-7b -o ./llama-7b.oci --manifest release.yaml --tag v1");
@@ -282,6 +292,27 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
           if (!layer.ok()) return ReportError(layer.error());
           o.extra_layers.push_back(*layer);
         }
+        bool closed = false;
+        if (!policy_file.empty()) {
+          auto p = policy::ReadPolicyFile(policy_file);
+          if (!p.ok()) return ReportError(p.error());
+          closed = p->tier == policy::Tier::kClosed;
+        }
+        if (closed && !*no_golden && !global.quiet)
+          std::fprintf(stderr,
+                       "weightgate: pack: no golden record (closed tier: its outputs would be "
+                       "readable without a grant; docs/gpu_check.md)\n");
+        if (!*no_golden && !closed) {
+          // From the plaintext folder, before any sealing (docs/gpu_check.md: what a golden
+          // record of a gated model reveals).
+          std::string skipped;
+          auto golden = verify::GoldenLayerForFolder(*dir, &skipped);
+          if (!golden.ok()) return ReportError(golden.error());
+          if (*golden)
+            o.extra_layers.push_back(**golden);
+          else if (!global.quiet)
+            std::fprintf(stderr, "weightgate: pack: no golden record (%s)\n", skipped.c_str());
+        }
         gate->policy_file = policy_file;
         auto sealed = SealForPack(*dir, o.output, &*spec, *gate);
         if (!sealed.ok()) return ReportError(sealed.error());
@@ -292,12 +323,17 @@ void RegisterPackageVerbs(CLI::App& app, const GlobalOptions& global, Runner* ru
           ojson j = {{"package", o.output},
                      {"manifest", r->manifest.ToJson()},
                      {"files", r->files},
-                     {"bytes", r->total_bytes}};
+                     {"bytes", r->total_bytes},
+                     {"golden", HasGolden(o)}};
           std::printf("%s\n", j.dump(2).c_str());
         } else if (!global.quiet) {
           std::printf("packed %zu files (%s) into %s\nmanifest %s\n", r->files,
                       HumanBytes(r->total_bytes).c_str(), o.output.c_str(),
                       r->manifest.digest.c_str());
+          if (HasGolden(o))
+            std::printf("golden record: CPU reference on \"%s\" (%s layer)\n",
+                        std::string(kGoldenPrompt).c_str(),
+                        std::string(verify::kGoldenTitle).c_str());
         }
         return kExitOk;
       };

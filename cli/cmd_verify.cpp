@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "sign_options.h"
+#include "verify_attestation.h"
 #include "weightgate/package/package.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/signing/oms.h"
@@ -41,6 +42,8 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
     std::vector<std::string> ignore_paths;
     bool no_ignore_git = false;
     bool json = false;
+    std::string attestation;
+    bool attestations = false;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd =
@@ -53,7 +56,11 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
       "names every missing, extra and modified file. Accepts bundles from model_signing.\n"
       "PATH may be a package (OCI layout folder or .tar): its signature layer (or --signature)\n"
       "is checked the same way against every layer - model files, policy, golden record,\n"
-      "config - and every missing, extra (unsigned) and modified layer is named.\n\n"
+      "config - and every missing, extra (unsigned) and modified layer is named.\n"
+      "gpu-check attestations: --attestation FILE checks one against PATH (a package, file or\n"
+      "folder); --attestations checks every attestation layer of a package (the default for a\n"
+      "package without a signature layer): the DSSE signature with --pub, then every subject\n"
+      "digest against PATH's files.\n\n"
       "Examples:\n"
       "  weightgate verify models/llama --pub release.pub\n"
       "  weightgate verify models/llama --trust-root ca.pem --json\n"
@@ -75,9 +82,17 @@ void RegisterVerify(CLI::App& app, const GlobalOptions& global, Runner* run) {
                   "Signature file (default PATH/model.sig; a package: its signature layer)");
   cmd->add_option("--ignore-paths", o->ignore_paths, "Extra paths to leave out")->expected(1, -1);
   cmd->add_flag("--no-ignore-git-paths", o->no_ignore_git, "Also check .git, .gitignore, ...");
+  auto* att = cmd->add_option("--attestation", o->attestation,
+                              "Check this gpu-check attestation (DSSE) against PATH instead");
+  cmd->add_flag("--attestations", o->attestations,
+                "Check the package's gpu-check attestation layers instead of its signature")
+      ->excludes(att);
   cmd->add_flag("--json", o->json, "Print one JSON document on stdout");
   cmd->callback([run, o, &global] {
     *run = [o, &global] {
+      if (!o->attestation.empty() || o->attestations ||
+          (o->signature.empty() && PackageHasOnlyAttestations(o->path)))
+        return VerifyAttestationsVerb(o->path, o->pub, o->attestation, o->json, global.quiet);
       namespace fs = std::filesystem;
       bool is_package = package::IsPackage(o->path);
       std::string sig_path = !o->signature.empty() ? o->signature

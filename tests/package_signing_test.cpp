@@ -745,16 +745,17 @@ TEST(PackageSigningCli, SignVerifyInspectWithExitCodes) {
 
     auto sign = RunCli({"sign", pkg, "--key", t / "rel.key"});
     ASSERT_EQ(sign.exit_code, 0) << sign.err;
-    EXPECT_NE(sign.out.find("signed 6 resources of package"), std::string::npos) << sign.out;
+    // 5 files, the policy, the golden record pack writes, the config.
+    EXPECT_NE(sign.out.find("signed 7 resources of package"), std::string::npos) << sign.out;
     auto ok = RunCli({"verify", pkg, "--pub", t / "rel.pub"});
     EXPECT_EQ(ok.exit_code, 0) << ok.err;
-    EXPECT_NE(ok.out.find("verified 6 resources"), std::string::npos) << ok.out;
+    EXPECT_NE(ok.out.find("verified 7 resources"), std::string::npos) << ok.out;
     auto js = RunCli({"verify", pkg, "--pub", t / "rel.pub", "--json"});
     EXPECT_EQ(js.exit_code, 0);
     auto j = nlohmann::json::parse(js.out);
     EXPECT_EQ(j["ok"], true);
     EXPECT_EQ(j["package"], true);
-    EXPECT_EQ(j["verified"], 6);
+    EXPECT_EQ(j["verified"], 7);
 
     auto inspect = RunCli({"inspect", pkg});
     EXPECT_NE(inspect.out.find("signature  present, key "), std::string::npos) << inspect.out;

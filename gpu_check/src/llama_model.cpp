@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "weightgate/formats/folder_vocabulary.h"
 #include "weightgate/formats/gguf.h"
 #include "weightgate/formats/llama2c.h"
 #include "weightgate/formats/llama_names.h"
@@ -210,6 +211,10 @@ Result<LlamaModel> FromHuggingFace(const std::string& dir) {
     if (std::optional<std::string> g = LlamaGgufNameOf(t.name)) t.name = *g;
   }
   model.catalog = std::move(cat);
+  WG_ASSIGN_OR_RETURN(std::optional<ScoredVocabulary> vocab, ReadFolderVocabulary(dir));
+  if (vocab)
+    model.tokenizer.emplace(std::move(vocab->pieces), std::move(vocab->scores), vocab->bos_id,
+                            vocab->eos_id);
   return model;
 }
 

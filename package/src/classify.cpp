@@ -44,6 +44,7 @@ LayerClass ClassifyLayer(const oci::Descriptor& d) {
   if (mt == oci::kWeightgatePolicy) return {LayerKind::kPolicy, "policy", true};
   if (mt == oci::kWeightgateSignature) return {LayerKind::kSignature, "signature", true};
   if (mt == oci::kWeightgateGolden) return {LayerKind::kGolden, "golden", true};
+  if (mt == oci::kWeightgateAttestation) return {LayerKind::kAttestation, "attestation", true};
   std::string_view rest;
   for (std::string_view prefix : {"application/vnd.cncf.model.", "application/vnd.cnai.model."})
     if (StartsWith(mt, prefix)) rest = std::string_view(mt).substr(prefix.size());

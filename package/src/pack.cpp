@@ -194,9 +194,16 @@ Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer
         .Field("index.json: manifest")
         .Expected(expected_manifest)
         .Found(old_md.digest);
+  // Attestations accumulate (one per place a package was checked); every other weightgate
+  // layer replaces the one before it.
+  const bool several = layer.media_type == oci::kWeightgateAttestation;
+  const std::string new_digest =
+      HashBytes(HashAlgo::kSha256,
+                Bytes(reinterpret_cast<const uint8_t*>(layer.content.data()), layer.content.size()))
+          .Prefixed();
   std::vector<oci::Descriptor> keep;
   for (const auto& l : m.layers)
-    if (l.media_type != layer.media_type) keep.push_back(l);
+    if (l.media_type != layer.media_type || (several && l.digest != new_digest)) keep.push_back(l);
   if (!reader->is_tar()) {
     reader.reset();
     return AttachInFolder(package, std::move(m), std::move(keep), old_md, layer);

@@ -12,7 +12,7 @@ Result<PackResult> FinishPackage(oci::LayoutWriter& writer, const oci::Manifest&
                                  const std::string& tag, uint64_t total, size_t files);
 
 // A layer's part in a model package.
-enum class LayerKind { kModelFile, kPolicy, kSignature, kGolden, kOther };
+enum class LayerKind { kModelFile, kPolicy, kSignature, kGolden, kAttestation, kOther };
 struct LayerClass {
   LayerKind kind = LayerKind::kOther;
   std::string role;  // role name for model files, else "policy", "signature", ...

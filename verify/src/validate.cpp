@@ -197,8 +197,9 @@ Result<ValidateReport> Validate(const ValidateOptions& options) {
     CheckFn run;
   } kChecks[] = {
       {"format", CheckFormat},       {"pickle-scan", CheckPickles}, {"digests", CheckDigests},
-      {"signature", CheckSignature}, {"policy", CheckPolicy},       {"golden", CheckGolden},
-      {"smoke-cpu", CheckSmokeCpu},  {"smoke-gpu", CheckSmokeGpu},
+      {"signature", CheckSignature}, {"policy", CheckPolicy},       {"smoke-cpu", CheckSmokeCpu},
+      {"golden", CheckGolden},  // after smoke-cpu: compares the model it loaded
+      {"smoke-gpu", CheckSmokeGpu},
   };
   ValidateReport report;
   report.path = options.path;

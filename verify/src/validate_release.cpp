@@ -1,9 +1,11 @@
-// validate's release checks: the policy against the would-be user's context, and the golden
-// record.
+// validate's release checks: the policy against the would-be user's context, and the package's
+// golden record against the CPU reference of what it holds.
+#include <cstdio>
 #include <filesystem>
 
 #include "validate_subject.h"
 #include "weightgate/policy/seal.h"
+#include "weightgate/verify/golden_package.h"
 #include "weightgate/verify/policy_source.h"
 
 namespace wg::verify::internal {
@@ -72,10 +74,30 @@ CheckResult CheckPolicy(Subject& s) {
 
 CheckResult CheckGolden(Subject& s) {
   const char* name = "golden";
-  if (s.package && s.package->has_golden)
-    // The golden record layer is compared by the golden-record verifier.
-    return Skipped(name, "golden records not supported by this build");
-  return Skipped(name, "no golden record attached");
+  if (!s.package) return Skipped(name, "no golden record (pack writes one into the package)");
+  std::string digest;
+  auto golden = ReadPackageGolden(s.options->path, &digest);
+  if (!golden.ok()) return Errored(name, golden.error());
+  if (!*golden) return Skipped(name, "the package carries no golden record");
+  if (!s.model) return Skipped(name, "no model to compare it with (see smoke-cpu)");
+  // The CPU reference of what was extracted, teacher-forced on the record's tokens, judged
+  // with the tolerance of the weights' dtype (as gpu-check does).
+  auto cmp = CompareCpuWithGolden(*s.model, **golden, ToleranceFor(WeightsDType(*s.model)));
+  if (!cmp.ok()) return Errored(name, cmp.error());
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "%d positions, max relative logit error %.3g (<= %.3g), top-1 %.0f%%, greedy "
+                "tokens %s (%s)",
+                cmp->positions, cmp->max_rel, cmp->tolerance.max_rel, 100 * cmp->top1_rate,
+                cmp->tokens_equal ? "equal" : "differ", cmp->tolerance.dtype.c_str());
+  CheckResult r = Passed(name, buf);
+  if (!cmp->passed) {
+    r.status = CheckStatus::kFailed;
+    r.failure = FailureClass::kCheckFailed;
+    r.message = "does not match the golden record: " + r.message;
+    r.details = cmp->failures;
+  }
+  return r;
 }
 
 }  // namespace wg::verify::internal

@@ -36,6 +36,10 @@ inline constexpr std::string_view kWeightgatePolicy = "application/vnd.weightgat
 inline constexpr std::string_view kWeightgateSignature =
     "application/vnd.weightgate.signature.v1+json";
 inline constexpr std::string_view kWeightgateGolden = "application/vnd.weightgate.golden.v1+json";
+// A signed gpu-check result (DSSE envelope of an in-toto statement); a package may hold
+// several, one per place it was checked.
+inline constexpr std::string_view kWeightgateAttestation =
+    "application/vnd.weightgate.attestation.v1+json";
 // The role a file plays (weights, config, tokenizer, license, docs, code, dataset):
 // ModelPack's media types do not tell a tokenizer from a config, or a licence from docs.
 inline constexpr std::string_view kAnnotationRole = "org.weightgate.file.role";

@@ -124,6 +124,7 @@ bool IsModelFileLayer(const oci::Descriptor& d);
 
 // Adds (or replaces, by media type) a weightgate layer in an existing package, rewriting
 // its manifest and index atomically. Model layers and the config are kept byte for byte.
+// Attestation layers are added beside the ones already there (the same one twice is kept once).
 // expected_manifest ("sha256:..."; "" = any): refuse (kMismatch) if the package's manifest
 // is no longer that one, e.g. it changed between hashing it for a signature and attaching it.
 Result<oci::Descriptor> AttachLayer(const std::string& package, const ExtraLayer& layer,

@@ -33,8 +33,7 @@ namespace wg::verify {
 inline constexpr std::string_view kReservedPrefix = ".weightgate/";
 inline constexpr std::string_view kConfigResource = ".weightgate/model-config.json";
 // Layers a signature does not cover: itself, and attestations made about the signed package.
-inline constexpr std::string_view kAttestationMediaType =
-    "application/vnd.weightgate.attestation.v1+json";
+inline constexpr std::string_view kAttestationMediaType = oci::kWeightgateAttestation;
 // The title of the signature layer.
 inline constexpr std::string_view kSignatureLayerTitle = "signature.sigstore.json";
 
