@@ -10,8 +10,8 @@
 //               folder: the files are what model.sig lists
 //   signature   the package signature layer or model.sig verifies and its signer is trusted
 //   policy      the release policy allows the use described by --context
-//   golden      the golden record matches
 //   smoke-cpu   a short greedy generation on the CPU reference: no NaN/Inf
+//   golden      the package's golden record matches that CPU reference
 //   smoke-gpu   the same on every visible GPU (--gpu auto|require|skip)
 #pragma once
 
