@@ -12,6 +12,9 @@
 #include "support/registry_server.h"
 #include "support/test_util.h"
 #include "weightgate/gpu_check/devices.h"
+#include "weightgate/package/media_types.h"
+#include "weightgate/package/package.h"
+#include "weightgate/verify/golden_package.h"
 
 namespace wg::test {
 namespace {
@@ -234,6 +237,22 @@ TEST_F(ValidateTest, PackageSignatureLayerIsVerifiedAndATamperedBlobFails) {
   j = Validate({pkg, "--pub", tmp_ / "publisher.pub", "--gpu", "skip"}, 1);
   EXPECT_EQ(Check(j, "digests")["status"], "failed") << Check(j, "digests");
   EXPECT_EQ(Check(j, "format")["status"], "skipped");
+}
+
+TEST_F(ValidateTest, AGoldenRecordTheModelDoesNotReproduceFails) {
+  std::string pkg = tmp_ / "golden-pkg";
+  ASSERT_EQ(RunCli({"pack", release_, "-o", pkg}).exit_code, 0);
+  auto golden = verify::ReadPackageGolden(pkg);
+  ASSERT_TRUE(golden.ok() && *golden) << "pack wrote no golden record";
+  GoldenRecord edited = **golden;
+  edited.positions[3].top_logits[0] += 1.0f;  // a record of other weights
+  package::ExtraLayer layer{std::string(oci::kWeightgateGolden), edited.ToJson(), "golden.json"};
+  ASSERT_TRUE(package::AttachLayer(pkg, layer).ok());
+  json j = Validate({pkg, "--gpu", "skip"}, 1);
+  const json& g = Check(j, "golden");
+  EXPECT_EQ(g["status"], "failed") << g;
+  EXPECT_FALSE(g["details"].empty());
+  EXPECT_EQ(Check(j, "smoke-cpu")["status"], "passed");  // the model itself still runs
 }
 
 TEST_F(ValidateTest, JsonOnStdoutIsTheOnlyDocumentThere) {
