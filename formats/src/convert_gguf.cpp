@@ -128,10 +128,11 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
   }
 
   // Caller-given strings (general.name, weightgate.*) replace keys of the same name.
-  for (const auto& [key, value] : metadata) {
+  for (const auto& entry : metadata) {
+    const std::string& key = entry.first;  // a plain name: clang 14 cannot capture a binding
     auto same = [&key](const GgufKV& kv) { return kv.key == key; };
     kvs.erase(std::remove_if(kvs.begin(), kvs.end(), same), kvs.end());
-    kvs.push_back({key, GgufValue::String(value)});
+    kvs.push_back({key, GgufValue::String(entry.second)});
   }
 
   std::vector<TensorWriteSpec> specs;
