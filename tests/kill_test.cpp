@@ -1,5 +1,5 @@
 // A weightgate process killed with SIGKILL at random points of sign, pack (tar and
-// folder) and unpack: afterwards the destination either does not exist or is complete
+// folder), unpack and convert: afterwards the destination either does not exist or is complete
 // and verifies. Temporary files may stay behind (nothing runs after SIGKILL); they are
 // never at the destination's name, and the next run does not trip over them.
 #include <fcntl.h>
@@ -162,6 +162,28 @@ TEST(KillTest, UnpackLeavesNoFolderOrACompleteOne) {
         return std::vector<std::string>{"unpack", t / "pkg.tar", "-o", dest};
       },
       [&](const std::string& dest) { EXPECT_TRUE(SameTree(model, dest)) << dest; }, t, "unpack");
+}
+
+TEST(KillTest, ConvertLeavesNoOutputOrACompleteOne) {
+  // A conversion killed anywhere: the GGUF (and the safetensors file) at the destination
+  // either does not exist or is the complete file a clean run writes, byte for byte.
+  test::TempDir t;
+  std::string model = MakeModel(t);
+  const std::string in = model + "/stories260K.bin";
+  for (const auto& job : {std::pair<std::string, std::string>{".gguf", "q8_0"},
+                          std::pair<std::string, std::string>{".safetensors", "f16"}}) {
+    const std::string suffix = job.first, dtype = job.second;
+    const std::string clean = t / ("reference" + suffix);
+    auto r = test::RunCli({"convert", in, clean, "--dtype", dtype});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto expected = test::ReadAll(clean);
+    KillCampaign(
+        [&](const std::string& dest) {
+          return std::vector<std::string>{"convert", in, dest, "--dtype", dtype};
+        },
+        [&](const std::string& dest) { EXPECT_EQ(test::ReadAll(dest), expected) << dest; }, t,
+        "convert" + suffix, suffix);
+  }
 }
 
 }  // namespace

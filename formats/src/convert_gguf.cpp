@@ -129,8 +129,7 @@ Status WriteGgufTarget(const Source& src, const std::string& out, std::optional<
 
   // Caller-given strings (general.name, weightgate.*) replace keys of the same name.
   for (const auto& entry : metadata) {
-    // Not a structured binding: clang 14 cannot capture one in a lambda.
-    const std::string& key = entry.first;
+    const std::string& key = entry.first;  // a plain name: clang 14 cannot capture a binding
     auto same = [&key](const GgufKV& kv) { return kv.key == key; };
     kvs.erase(std::remove_if(kvs.begin(), kvs.end(), same), kvs.end());
     kvs.push_back({key, GgufValue::String(entry.second)});
