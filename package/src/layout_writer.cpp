@@ -24,9 +24,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <set>
 
+#include "overlapped_hasher.h"
 #include "pieces.h"
 #include "weightgate/core/hash.h"
 #include "weightgate/package/oci_layout.h"
@@ -119,9 +121,15 @@ Status CheckFinish(uint64_t size, uint64_t written, const std::string& expected,
 // Bytes from a source file, mapped; hashed and handed to `write` piece by piece.
 Status CopyHashing(const MappedFile& src, Hasher* h, Progress* progress,
                    const std::function<Status(Bytes)>& write) {
+  std::optional<internal::OverlappedHasher> overlap;
+  if (h && write) overlap.emplace(h);
   return internal::ForEachPiece(src, 0, src.size(), [&](Bytes piece) -> Status {
-    if (h) h->Update(piece);
-    if (write) WG_TRY(write(piece));
+    if (overlap) {
+      WG_TRY(overlap->HashAndWrite(piece, [&] { return write(piece); }));
+    } else {
+      if (h) h->Update(piece);
+      if (write) WG_TRY(write(piece));
+    }
     if (progress) progress->Add(piece.size());
     return Ok();
   });
@@ -151,8 +159,8 @@ class FolderBlobWriter final : public BlobWriter {
       return Error::Mismatch("blob longer than announced")
           .File(tmp_)
           .Expected(std::to_string(size_) + " bytes");
-    hasher_->Update(data);
-    WG_TRY(WriteAllAt(fd_, data.data(), data.size(), written_, tmp_));
+    WG_TRY(overlap_.HashAndWrite(
+        data, [&] { return WriteAllAt(fd_, data.data(), data.size(), written_, tmp_); }));
     wb_.Written(written_, data.size());
     written_ += data.size();
     return Ok();
@@ -167,6 +175,7 @@ class FolderBlobWriter final : public BlobWriter {
   std::string mt_;
   std::string expected_;
   std::unique_ptr<Hasher> hasher_;
+  internal::OverlappedHasher overlap_{hasher_.get()};
   uint64_t written_ = 0;
   bool done_ = false;
   internal::WriteBehind wb_{fd_};
@@ -364,6 +373,7 @@ class TarBlobWriter final : public BlobWriter {
   std::string mt_;
   std::string expected_;
   std::unique_ptr<Hasher> hasher_;
+  internal::OverlappedHasher overlap_{hasher_.get()};
   uint64_t written_ = 0;
   bool done_ = false;
 };
@@ -527,9 +537,8 @@ Status TarBlobWriter::Write(Bytes data) {
   if (done_) return Error::Usage("blob already finished");
   if (written_ + data.size() > size_)
     return Error::Mismatch("blob longer than announced").Expected(std::to_string(size_) + " bytes");
-  hasher_->Update(data);
   written_ += data.size();
-  return owner_->BlobData(data);
+  return overlap_.HashAndWrite(data, [&] { return owner_->BlobData(data); });
 }
 
 Result<Descriptor> TarBlobWriter::Finish() {
