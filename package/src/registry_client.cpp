@@ -24,6 +24,20 @@ constexpr const char* kManifestAccept =
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
 
+// A 206 answer to "Range: bytes=POS-" must start at POS (Content-Range: bytes S-E/T).
+Status CheckRangeStart(const HttpResponse& resp, uint64_t pos, const std::string& url) {
+  std::string cr = resp.Header("content-range");
+  auto sp = cr.find(' ');
+  uint64_t start =
+      sp == std::string::npos ? UINT64_MAX : std::strtoull(cr.c_str() + sp + 1, nullptr, 10);
+  if (start != pos)
+    return Error::Io("registry answered another range than asked")
+        .Field(url)
+        .Expected("bytes " + std::to_string(pos) + "-")
+        .Found(cr);
+  return Ok();
+}
+
 Status CheckDigest(const std::string& digest) {
   auto d = Digest::Parse(digest);
   if (!d.ok() || d->algo != HashAlgo::kSha256 || d->Prefixed() != digest)
@@ -505,18 +519,7 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
       if (pos > 0) q.headers.push_back("Range: bytes=" + std::to_string(pos) + "-");
       q.on_body_start = [&](const HttpResponse& resp) -> Status {
         if (resp.status == 200 && pos > 0) return restart();  // Range ignored
-        if (resp.status == 206) {
-          std::string cr = resp.Header("content-range");  // bytes S-E/T
-          auto sp = cr.find(' ');
-          uint64_t start = sp == std::string::npos
-                               ? UINT64_MAX
-                               : std::strtoull(cr.c_str() + sp + 1, nullptr, 10);
-          if (start != pos)
-            return Error::Io("registry answered another range than asked")
-                .Field(url)
-                .Expected("bytes " + std::to_string(pos) + "-")
-                .Found(cr);
-        }
+        if (resp.status == 206) return CheckRangeStart(resp, pos, url);
         return Ok();
       };
       q.sink = [&](Bytes b) -> Status {
@@ -597,17 +600,7 @@ Status RegistryClientImpl::PullBlobStream(const std::string& repo, const std::st
     if (pos > 0) q.headers.push_back("Range: bytes=" + std::to_string(pos) + "-");
     q.on_body_start = [&](const HttpResponse& resp) -> Status {
       if (resp.status == 200) discard = pos;  // Range ignored: the body starts at byte 0
-      if (resp.status == 206) {
-        std::string cr = resp.Header("content-range");  // bytes S-E/T
-        auto sp = cr.find(' ');
-        uint64_t start =
-            sp == std::string::npos ? UINT64_MAX : std::strtoull(cr.c_str() + sp + 1, nullptr, 10);
-        if (start != pos)
-          return Error::Io("registry answered another range than asked")
-              .Field(url)
-              .Expected("bytes " + std::to_string(pos) + "-")
-              .Found(cr);
-      }
+      if (resp.status == 206) return CheckRangeStart(resp, pos, url);
       return Ok();
     };
     q.sink = [&](Bytes b) -> Status {
