@@ -539,17 +539,14 @@ TEST(ConvertErrors, MalformedInputNamesFileAndLeavesNothing) {
 }
 
 // A file system that fails once `budget` bytes in all have been appended (disk full).
-class FullDisk : public FileSystem {
+class FullDisk : public FileSystemWrapper {
  public:
-  explicit FullDisk(uint64_t budget) : real_(FileSystem::Default()), left_(budget) {}
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    WG_ASSIGN_OR_RETURN(auto f, real_.NewWritableFile(path));
+  explicit FullDisk(uint64_t budget) : FileSystemWrapper(FileSystem::Default()), left_(budget) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) override {
+    WG_ASSIGN_OR_RETURN(auto f, target().NewWritableFile(path, options));
     return std::unique_ptr<WritableFile>(new Failing(std::move(f), &left_));
   }
-  Status Rename(const std::string& a, const std::string& b) override { return real_.Rename(a, b); }
-  Status Remove(const std::string& p) override { return real_.Remove(p); }
-  Status SyncDir(const std::string& d) override { return real_.SyncDir(d); }
-  Status CreateDir(const std::string& d) override { return real_.CreateDir(d); }
 
  private:
   struct Failing : WritableFile {
@@ -559,13 +556,19 @@ class FullDisk : public FileSystem {
       *left -= data.size();
       return f->Append(data);
     }
+    Status WriteAt(uint64_t at, wg::Bytes data) override {
+      if (data.size() > *left) return Error::Io("No space left on device (injected)");
+      *left -= data.size();
+      return f->WriteAt(at, data);
+    }
+    Status Truncate(uint64_t size) override { return f->Truncate(size); }
+    Result<bool> CloneFrom(const std::string&) override { return false; }
     Status Sync() override { return f->Sync(); }
     Status Close() override { return f->Close(); }
     uint64_t Size() const override { return f->Size(); }
     std::unique_ptr<WritableFile> f;
     uint64_t* left;
   };
-  FileSystem& real_;
   uint64_t left_;
 };
 

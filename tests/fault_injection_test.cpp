@@ -1,19 +1,23 @@
-// Fault injection through the core file seam (core/file.h): every write, fsync, close,
-// rename and directory fsync of a GGUF write, a safetensors write (what convert does
-// with each tensor stream) and a signature is failed in turn, with ENOSPC, a short write
-// and EIO. Afterwards the destination must either not exist, or be complete and valid,
-// and no temporary file may be left beside it.
+// Fault injection through the core file seam (core/file.h): every write, truncate, fsync,
+// close, mkdir, rename and directory fsync of pack (to a .tar and to a folder), unpack,
+// convert (a GGUF, a safetensors file, a Hugging Face folder) and sign is failed in turn,
+// with ENOSPC, a short write and EIO. Afterwards the destination must either not exist,
+// or be complete and valid (byte-identical to a clean run), and no temporary file or
+// folder may be left beside it.
 //
 // A process killed outright (SIGKILL) is covered by kill_test.cpp.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "support/faulty_file_system.h"
 #include "support/test_util.h"
+#include "weightgate/formats/convert.h"
 #include "weightgate/formats/gguf.h"
 #include "weightgate/formats/llama2c.h"
 #include "weightgate/formats/safetensors.h"
+#include "weightgate/package/package.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/signing/oms.h"
 
@@ -40,16 +44,26 @@ std::vector<std::string> Leftovers(const fs::path& dir, const std::vector<std::s
   return out;
 }
 
-// Runs `write(dest)` once per operation index and fault. `valid(dest)` judges a
-// destination that exists. Returns the number of operations of a clean run.
+// Every regular file under dir, relative path -> bytes.
+std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
+  std::map<std::string, std::vector<uint8_t>> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      out[fs::relative(e.path(), dir).generic_string()] = test::ReadAll(e.path().string());
+  return out;
+}
+
+// Runs `write(dest)` once per operation index and fault, dest being `name` in a fresh
+// folder. `valid(dest)` judges a destination that exists. Returns the number of operations
+// of a clean run.
 uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
                     const std::function<void(const std::string&)>& valid,
-                    const std::vector<std::string>& inputs_in_dir = {}) {
+                    const std::string& name = "out") {
   uint64_t ops = 0;
   {
     test::TempDir dir;
     ScopedFaultyFileSystem counting(UINT64_MAX, Fault::kEnospc);
-    Status s = write(dir / "out");
+    Status s = write(dir / name);
     EXPECT_TRUE(s.ok()) << s.error().ToString();
     ops = counting.fs().operations();
   }
@@ -59,7 +73,7 @@ uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
       SCOPED_TRACE(std::string(Name(fault)) + " at operation " + std::to_string(i) + " of " +
                    std::to_string(ops));
       test::TempDir dir;
-      const std::string dest = dir / "out";
+      const std::string dest = dir / name;
       Status s = Ok();
       bool injected = false;
       {
@@ -73,9 +87,7 @@ uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
         EXPECT_EQ(s.error().code(), ErrorCode::kIo) << s.error().ToString();
       }
       if (fs::exists(dest)) valid(dest);
-      std::vector<std::string> keep = inputs_in_dir;
-      keep.push_back("out");
-      EXPECT_EQ(Leftovers(dir.path(), keep), std::vector<std::string>{});
+      EXPECT_EQ(Leftovers(dir.path(), {name}), std::vector<std::string>{});
       if (::testing::Test::HasFailure()) return ops;  // one clear failure, not thousands
     }
   }
@@ -140,6 +152,99 @@ TEST(FaultInjection, SignAtEveryOperation) {
     auto r = signing::VerifyModelFolder(model.path().string(), trust, vo);
     ASSERT_TRUE(r.ok()) << r.error().ToString();
     EXPECT_TRUE(r->diff.empty()) << r->diff.Describe();
+  });
+}
+
+// The real model as a release folder: weights, tokenizers, licence, a nested script and
+// a second copy of the licence (a duplicate blob, which the tar writer truncates away).
+std::string MakeReleaseFolder(const test::TempDir& t) {
+  fs::path m = t.path() / "stories260K";
+  fs::copy(test::SourcePath("examples/models/stories260K"), m, fs::copy_options::recursive);
+  test::WriteText((m / "config.json").string(),
+                  "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\"}\n");
+  fs::create_directories(m / "docs" / "legal");
+  fs::copy_file(m / "LICENSE", m / "docs" / "legal" / "LICENSE.copy");
+  fs::create_directories(m / "scripts");
+  test::WriteText((m / "scripts" / "run.py").string(), "print('hello')\n");
+  return m.string();
+}
+
+Status PackTo(const std::string& model, const std::string& dest) {
+  auto spec = package::DetectSpec(model);
+  if (!spec.ok()) return std::move(spec).error();
+  package::PackOptions o;
+  o.output = dest;
+  auto policy = package::PolicyLayer("tier: open\nlicense: {spdx: MIT}\n", "policy.yaml");
+  if (!policy.ok()) return std::move(policy).error();
+  o.extra_layers.push_back(*policy);
+  auto r = package::Pack(model, *spec, o);
+  if (!r.ok()) return std::move(r).error();
+  return Ok();
+}
+
+TEST(FaultInjection, PackToATarAtEveryOperation) {
+  test::TempDir in, ref;
+  const std::string model = MakeReleaseFolder(in);
+  ASSERT_TRUE(PackTo(model, ref / "ref.tar").ok());
+  const std::vector<uint8_t> want = test::ReadAll(ref / "ref.tar");
+  uint64_t ops = EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
+                            [&](const std::string& dest) {
+                              EXPECT_TRUE(test::ReadAll(dest) == want) << "a partial .tar";
+                            },
+                            "out.tar");
+  RecordProperty("operations", static_cast<int>(ops));
+}
+
+TEST(FaultInjection, PackToAFolderAtEveryOperation) {
+  test::TempDir in, ref;
+  const std::string model = MakeReleaseFolder(in);
+  ASSERT_TRUE(PackTo(model, ref / "ref").ok());
+  const auto want = Tree(ref / "ref");
+  uint64_t ops = EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
+                            [&](const std::string& dest) {
+                              EXPECT_TRUE(Tree(dest) == want) << "a partial package folder";
+                            });
+  RecordProperty("operations", static_cast<int>(ops));
+}
+
+TEST(FaultInjection, UnpackAtEveryOperation) {
+  test::TempDir in, pkg;
+  const std::string model = MakeReleaseFolder(in);
+  ASSERT_TRUE(PackTo(model, pkg / "model.tar").ok());
+  const auto want = Tree(model);
+  uint64_t ops = EveryFault(
+      [&](const std::string& dest) -> Status {
+        package::UnpackOptions o;
+        o.output = dest;
+        auto r = package::Unpack(pkg / "model.tar", o);
+        if (!r.ok()) return std::move(r).error();
+        return Ok();
+      },
+      [&](const std::string& dest) {
+        EXPECT_TRUE(Tree(dest) == want) << "a partial unpacked folder";
+      });
+  RecordProperty("operations", static_cast<int>(ops));
+}
+
+TEST(FaultInjection, ConvertToAHuggingFaceFolderAtEveryOperation) {
+  const std::string src = test::TestData("models/stories260K/stories260K.bin");
+  const std::string tok = test::TestData("models/stories260K/tok512.bin");
+  auto convert = [&](const std::string& dest) -> Status {
+    ConvertOptions o;
+    o.to = TargetFormat::kSafetensors;
+    o.tokenizer = tok;
+    o.quiet = true;
+    auto r = Convert(src, dest, o);
+    if (!r.ok()) return std::move(r).error();
+    return Ok();
+  };
+  test::TempDir ref;
+  Status made = convert(ref / "hf");
+  ASSERT_TRUE(made.ok()) << made.error().ToString();
+  const auto want = Tree(ref / "hf");
+  ASSERT_GE(want.size(), 3u);  // weights, config.json, tokenizer
+  EveryFault(convert, [&](const std::string& dest) {
+    EXPECT_TRUE(Tree(dest) == want) << "a partial converted folder";
   });
 }
 

@@ -409,17 +409,15 @@ TEST(Safetensors, RandomBitFlipsInTheHeaderNeverCrash) {
 
 // A file system whose files fail once `budget` bytes have been appended, to prove an I/O
 // failure mid-write leaves nothing behind.
-class FailingFileSystem : public FileSystem {
+class FailingFileSystem : public FileSystemWrapper {
  public:
-  explicit FailingFileSystem(uint64_t budget) : real_(FileSystem::Default()), budget_(budget) {}
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
-    WG_ASSIGN_OR_RETURN(auto f, real_.NewWritableFile(path));
+  explicit FailingFileSystem(uint64_t budget)
+      : FileSystemWrapper(FileSystem::Default()), budget_(budget) {}
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) override {
+    WG_ASSIGN_OR_RETURN(auto f, target().NewWritableFile(path, options));
     return std::unique_ptr<WritableFile>(new Failing(std::move(f), budget_));
   }
-  Status Rename(const std::string& a, const std::string& b) override { return real_.Rename(a, b); }
-  Status Remove(const std::string& p) override { return real_.Remove(p); }
-  Status SyncDir(const std::string& d) override { return real_.SyncDir(d); }
-  Status CreateDir(const std::string& d) override { return real_.CreateDir(d); }
 
  private:
   struct Failing : WritableFile {
@@ -428,13 +426,18 @@ class FailingFileSystem : public FileSystem {
       if (f->Size() + data.size() > budget) return Error::Io("No space left on device (injected)");
       return f->Append(data);
     }
+    Status WriteAt(uint64_t at, wg::Bytes data) override {
+      if (at + data.size() > budget) return Error::Io("No space left on device (injected)");
+      return f->WriteAt(at, data);
+    }
+    Status Truncate(uint64_t size) override { return f->Truncate(size); }
+    Result<bool> CloneFrom(const std::string&) override { return false; }
     Status Sync() override { return f->Sync(); }
     Status Close() override { return f->Close(); }
     uint64_t Size() const override { return f->Size(); }
     std::unique_ptr<WritableFile> f;
     uint64_t budget;
   };
-  FileSystem& real_;
   uint64_t budget_;
 };
 

@@ -1,40 +1,94 @@
 #include "weightgate/core/file.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <vector>
+
+#include "write_behind.h"
 
 namespace wg {
 namespace {
 
 constexpr size_t kWriteBuffer = 4 << 20;
 
+Status WriteAllAt(int fd, const uint8_t* p, uint64_t n, uint64_t at, const std::string& path) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, p, std::min<uint64_t>(n, 1 << 30), static_cast<off_t>(at));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Error::FromErrno("write", path);
+    }
+    if (w == 0) return Error::Io("write returned 0 bytes").File(path);
+    p += w;
+    at += static_cast<uint64_t>(w);
+    n -= static_cast<uint64_t>(w);
+  }
+  return Ok();
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
-    buf_.reserve(kWriteBuffer);
+  PosixWritableFile(std::string path, int fd, bool write_behind) : path_(std::move(path)), fd_(fd) {
+    if (write_behind) wb_.emplace(fd);
   }
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
   Status Append(Bytes data) override {
-    size_ += data.size();
     if (buf_.size() + data.size() <= kWriteBuffer) {
+      if (buf_.capacity() < kWriteBuffer) buf_.reserve(kWriteBuffer);
       buf_.insert(buf_.end(), data.begin(), data.end());
       return Ok();
     }
     WG_TRY(Flush());
-    if (data.size() >= kWriteBuffer) return WriteAll(data.data(), data.size());
-    buf_.insert(buf_.end(), data.begin(), data.end());
+    if (data.size() < kWriteBuffer) {
+      buf_.insert(buf_.end(), data.begin(), data.end());
+      return Ok();
+    }
+    WG_TRY(Write(append_at_, data));
+    append_at_ += data.size();
     return Ok();
+  }
+  Status WriteAt(uint64_t offset, Bytes data) override {
+    WG_TRY(Flush());
+    return Write(offset, data);
+  }
+  Status Truncate(uint64_t size) override {
+    WG_TRY(Flush());
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return Error::FromErrno("truncate", path_);
+    end_ = size;
+    append_at_ = size;
+    return Ok();
+  }
+  Result<bool> CloneFrom(const std::string& source) override {
+    int src = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (src < 0) return Error::FromErrno("cannot open", source);
+    struct stat st {};
+    bool cloned = ::fstat(src, &st) == 0 && ::ioctl(fd_, FICLONE, src) == 0;
+    int err = errno;
+    ::close(src);
+    if (cloned) {
+      end_ = append_at_ = static_cast<uint64_t>(st.st_size);
+      return true;
+    }
+    // Out of space or a failing disk is an error; anything else means "cannot clone here".
+    if (err == ENOSPC || err == EDQUOT || err == EIO) {
+      errno = err;
+      return Error::FromErrno("clone of " + source, path_);
+    }
+    return false;
   }
   Status Sync() override {
     WG_TRY(Flush());
@@ -42,53 +96,73 @@ class PosixWritableFile final : public WritableFile {
     return Ok();
   }
   Status Close() override {
-    WG_TRY(Flush());
+    if (fd_ < 0) return Ok();
+    Status flushed = Flush();
     int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) return Error::FromErrno("close", path_);
-    return Ok();
+    if (::close(fd) != 0 && flushed.ok()) return Error::FromErrno("close", path_);
+    return flushed;
   }
-  uint64_t Size() const override { return size_; }
+  uint64_t Size() const override { return std::max(end_, append_at_ + buf_.size()); }
 
  private:
   Status Flush() {
     if (buf_.empty()) return Ok();
-    Status s = WriteAll(buf_.data(), buf_.size());
+    Status s = Write(append_at_, Bytes(buf_.data(), buf_.size()));
+    append_at_ += buf_.size();
     buf_.clear();
     return s;
   }
-  Status WriteAll(const uint8_t* p, size_t n) {
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Error::FromErrno("write", path_);
-      }
-      if (w == 0) return Error::Io("write returned 0 bytes").File(path_);
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
+  Status Write(uint64_t at, Bytes data) {
+    WG_TRY(WriteAllAt(fd_, data.data(), data.size(), at, path_));
+    end_ = std::max(end_, at + data.size());
+    if (wb_) wb_->Written(at, data.size());
     return Ok();
   }
   std::string path_;
   int fd_;
-  uint64_t size_ = 0;
+  uint64_t append_at_ = 0;  // where the buffered bytes go
+  uint64_t end_ = 0;        // largest end written so far
   std::vector<uint8_t> buf_;
+  std::optional<internal::WriteBehind> wb_;
 };
 
 class PosixFileSystem final : public FileSystem {
  public:
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path, const WritableFileOptions& options) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return Error::FromErrno("cannot create file", path);
-    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd));
+    if (options.mode != 0 && ::fchmod(fd, options.mode) != 0) {
+      Error e = Error::FromErrno("chmod", path);
+      ::close(fd);
+      ::unlink(path.c_str());
+      return e;
+    }
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, options.write_behind));
   }
   Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return Error::FromErrno("rename to " + to, from);
     return Ok();
   }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0)
+      return Error::FromErrno("cannot move into place (does it exist already?)", to);
+    return Ok();
+  }
+  Status Exchange(const std::string& a, const std::string& b) override {
+    if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0)
+      return Error::FromErrno("cannot exchange with " + a, b);
+    return Ok();
+  }
   Status Remove(const std::string& path) override {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Error::FromErrno("unlink", path);
+    return Ok();
+  }
+  Status RemoveAll(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) return Error::Io("cannot remove: " + ec.message()).File(path);
     return Ok();
   }
   Status SyncDir(const std::string& dir) override {
@@ -100,8 +174,12 @@ class PosixFileSystem final : public FileSystem {
     return Ok();
   }
   Status CreateDir(const std::string& dir) override {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Error::FromErrno("mkdir", dir);
-    return Ok();
+    if (::mkdir(dir.c_str(), 0755) == 0) return Ok();
+    int err = errno;
+    struct stat st {};
+    if (err == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Ok();
+    errno = err;
+    return Error::FromErrno("mkdir", dir);
   }
 };
 
@@ -121,7 +199,9 @@ FileSystem& FileSystem::Default() {
   return fs ? *fs : posix;
 }
 
-void FileSystem::SetDefaultForTesting(FileSystem* fs) { g_test_fs.store(fs); }
+void FileSystem::SetDefaultForTesting(FileSystem* fs) {
+  g_test_fs.store(fs);
+}
 
 AtomicFile::AtomicFile(FileSystem& fs, std::string final_path, std::string temp_path,
                        std::unique_ptr<WritableFile> file)
@@ -149,7 +229,9 @@ AtomicFile::~AtomicFile() {
   }
 }
 
-Status AtomicFile::Append(Bytes data) { return file_->Append(data); }
+Status AtomicFile::Append(Bytes data) {
+  return file_->Append(data);
+}
 
 Status AtomicFile::Append(std::string_view text) {
   return file_->Append(Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
@@ -244,6 +326,19 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {
         .Expected("at most " + std::to_string(max_bytes) + " bytes")
         .Found(std::to_string(mf->size()) + " bytes");
   return std::string(reinterpret_cast<const char*>(mf->bytes().data()), mf->size());
+}
+
+Status CreateDirs(const std::string& dir, FileSystem& fs) {
+  std::filesystem::path whole(dir);
+  std::filesystem::path sofar;
+  for (const auto& part : whole) {
+    sofar /= part;
+    if (part.empty() || part == "/" || part == "." || part == "..") continue;
+    struct stat st {};
+    if (::stat(sofar.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+    WG_TRY(fs.CreateDir(sofar.string()));
+  }
+  return Ok();
 }
 
 Status WriteFileAtomically(const std::string& path, std::string_view content, FileSystem& fs) {

@@ -106,22 +106,19 @@ Result<ConvertReport> Convert(const std::string& in, const std::string& out,
     WG_TRY(WriteSafetensorsTarget(src, trimmed, false, options.dtype, options.metadata,
                                   &report.outputs, &report.notes));
   } else {
+    FileSystem& fsys = FileSystem::Default();
     const std::string tmp = TempSibling(trimmed);
-    if (!fs::create_directory(tmp, ec))
-      return Error::Io("cannot create a temporary folder: " + ec.message()).File(tmp);
+    WG_TRY(fsys.CreateDir(tmp));
     std::vector<std::string> files;
     Status s = WriteSafetensorsTarget(src, tmp, true, options.dtype, options.metadata, &files,
                                       &report.notes);
-    if (s.ok()) {
-      fs::rename(tmp, trimmed, ec);
-      if (ec)
-        s = Error::Io("cannot rename the finished folder into place: " + ec.message())
-                .File(trimmed);
-    }
+    if (s.ok()) s = fsys.SyncDir(tmp);
+    if (s.ok()) s = fsys.RenameNoReplace(tmp, trimmed);
     if (!s.ok()) {
-      fs::remove_all(tmp, ec);
+      (void)fsys.RemoveAll(tmp);
       return std::move(s).error();
     }
+    WG_TRY(fsys.SyncDir(parent.empty() ? "." : parent.string()));
     for (const std::string& f : files)
       report.outputs.push_back((fs::path(trimmed) / fs::path(f).filename()).string());
   }

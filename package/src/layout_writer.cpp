@@ -1,10 +1,13 @@
 // LayoutWriter: writes an OCI image layout as a folder or as one tar, deterministically
 // and atomically, hashing every blob in the same pass that copies it.
 //
+// Every byte, fsync and rename goes through the core FileSystem seam (core/file.h), so
+// tests fail each one in turn (tests/fault_injection_test.cpp).
+//
 // Folder: blobs go to a temporary folder beside the output, which is renamed into place
-// on Commit. A file is cloned with FICLONE when the file system can (no data is copied;
+// on Commit. A file is cloned (reflink) when the file system can (no data is copied;
 // the clone is then read once to hash it), otherwise its memory map is hashed and
-// written chunk by chunk. Hard links are never used: they would share the inode with
+// written piece by piece. Hard links are never used: they would share the inode with
 // the source, so a later edit to the source would silently change the package.
 //
 // Tar: a blob's name is its digest, which is known only after its bytes have passed, so
@@ -15,10 +18,6 @@
 // truncated away again.
 #include <archive.h>
 #include <archive_entry.h>
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,7 +31,6 @@
 #include "pieces.h"
 #include "weightgate/core/hash.h"
 #include "weightgate/package/oci_layout.h"
-#include "write_behind.h"
 
 namespace wg::oci {
 namespace {
@@ -53,45 +51,26 @@ std::string ParentOf(const std::string& path) {
   return parent.empty() ? "." : parent;
 }
 
-Status SyncPath(const std::string& path, bool dir) {
-  int fd = ::open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return Error::FromErrno("open for fsync", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0 && errno != EINVAL) return Error::FromErrno("fsync", path);
-  return Ok();
-}
+// Blobs and package files: exact modes whatever the umask, written back as they go.
+constexpr WritableFileOptions kBlobFile{0644, true};
 
-Status WriteAllAt(int fd, const uint8_t* p, uint64_t n, uint64_t at, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, std::min<uint64_t>(n, 1 << 30), static_cast<off_t>(at));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Error::FromErrno("write", path);
-    }
-    if (w == 0) return Error::Io("write returned 0 bytes").File(path);
-    p += w;
-    at += static_cast<uint64_t>(w);
-    n -= static_cast<uint64_t>(w);
-  }
-  return Ok();
+Result<std::unique_ptr<WritableFile>> CreateBlobFile(const std::string& path) {
+  return FileSystem::Default().NewWritableFile(path, kBlobFile);
 }
 
 // Moves `from` to `to`; without `replace` refuses to overwrite anything at `to`.
 Status MoveIntoPlace(const std::string& from, const std::string& to, bool replace, bool is_dir) {
+  FileSystem& fsys = FileSystem::Default();
   if (!replace) {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0)
-      return Error::FromErrno("cannot move the package into place (does the output exist?)", to);
+    WG_TRY(fsys.RenameNoReplace(from, to));
   } else if (is_dir && fs::exists(to)) {
     // A folder cannot be renamed over a non-empty one: swap them, then drop the old.
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) != 0)
-      return Error::FromErrno("cannot replace the package", to);
-    std::error_code ec;
-    fs::remove_all(from, ec);
-  } else if (::rename(from.c_str(), to.c_str()) != 0) {
-    return Error::FromErrno("cannot move the package into place", to);
+    WG_TRY(fsys.Exchange(from, to));
+    (void)fsys.RemoveAll(from);
+  } else {
+    WG_TRY(fsys.Rename(from, to));
   }
-  return SyncPath(ParentOf(to), true);
+  return fsys.SyncDir(ParentOf(to));
 }
 
 Status CheckOutputFree(const std::string& path, const WriterOptions& o) {
@@ -141,27 +120,25 @@ class FolderWriter;
 
 class FolderBlobWriter final : public BlobWriter {
  public:
-  FolderBlobWriter(FolderWriter* owner, std::string tmp, int fd, uint64_t size, std::string mt,
-                   std::string expected)
+  FolderBlobWriter(FolderWriter* owner, std::string tmp, std::unique_ptr<WritableFile> file,
+                   uint64_t size, std::string mt, std::string expected)
       : owner_(owner),
         tmp_(std::move(tmp)),
-        fd_(fd),
+        file_(std::move(file)),
         size_(size),
         mt_(std::move(mt)),
         expected_(std::move(expected)),
         hasher_(Hasher::Create(HashAlgo::kSha256)) {}
   ~FolderBlobWriter() override {
-    if (fd_ >= 0) ::close(fd_);
-    if (!done_) ::unlink(tmp_.c_str());
+    file_.reset();
+    if (!done_) (void)FileSystem::Default().Remove(tmp_);
   }
   Status Write(Bytes data) override {
     if (written_ + data.size() > size_)
       return Error::Mismatch("blob longer than announced")
           .File(tmp_)
           .Expected(std::to_string(size_) + " bytes");
-    WG_TRY(overlap_.HashAndWrite(
-        data, [&] { return WriteAllAt(fd_, data.data(), data.size(), written_, tmp_); }));
-    wb_.Written(written_, data.size());
+    WG_TRY(overlap_.HashAndWrite(data, [&] { return file_->WriteAt(written_, data); }));
     written_ += data.size();
     return Ok();
   }
@@ -170,7 +147,7 @@ class FolderBlobWriter final : public BlobWriter {
  private:
   FolderWriter* owner_;
   std::string tmp_;
-  int fd_;
+  std::unique_ptr<WritableFile> file_;
   uint64_t size_;
   std::string mt_;
   std::string expected_;
@@ -178,7 +155,6 @@ class FolderBlobWriter final : public BlobWriter {
   internal::OverlappedHasher overlap_{hasher_.get()};
   uint64_t written_ = 0;
   bool done_ = false;
-  internal::WriteBehind wb_{fd_};
 };
 
 class FolderWriter final : public LayoutWriter {
@@ -190,54 +166,44 @@ class FolderWriter final : public LayoutWriter {
     w->final_ = path;
     w->opts_ = o;
     w->tmp_ = TempSibling(path, "tmp");
-    std::error_code ec;
-    fs::create_directories(fs::path(w->tmp_) / "blobs" / "sha256", ec);
-    if (ec) return Error::Io("cannot create folder: " + ec.message()).File(w->tmp_);
+    WG_TRY(CreateDirs(w->tmp_ + "/blobs/sha256"));
     return std::unique_ptr<LayoutWriter>(std::move(w));
   }
   ~FolderWriter() override {
-    if (!committed_) {
-      std::error_code ec;
-      fs::remove_all(tmp_, ec);
-    }
+    if (!committed_) (void)FileSystem::Default().RemoveAll(tmp_);
   }
 
   Result<Descriptor> AddFile(const std::string& src, std::string_view media_type,
                              Progress* progress) override {
     WG_ASSIGN_OR_RETURN(auto map, MappedFile::Open(src));
     std::string tmp = NextIncoming();
-    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Error::FromErrno("cannot create blob", tmp);
+    WG_ASSIGN_OR_RETURN(auto file, CreateBlobFile(tmp));
     auto h = Hasher::Create(HashAlgo::kSha256);
-    bool cloned = false;
-    if (opts_.reflink) {
-      int sfd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
-      cloned = sfd >= 0 && ::ioctl(fd, FICLONE, sfd) == 0;
-      if (sfd >= 0) ::close(sfd);
-      if (cloned) reflinked_ += map->size();
-    }
-    Status s;
-    if (cloned) {
-      // Hash what the package holds (the clone), not the source, which could change.
-      auto clone = MappedFile::Open(tmp);
-      s = clone.ok() ? CopyHashing(**clone, h.get(), progress, nullptr) : Status(clone.error());
-      if (s.ok() && (*clone)->size() != map->size())
-        s = Error::Io("source changed while it was cloned").File(src);
-    } else {
+    Status s = [&]() -> Status {
+      if (opts_.reflink) {
+        WG_ASSIGN_OR_RETURN(bool cloned, file->CloneFrom(src));
+        if (cloned) {
+          reflinked_ += map->size();
+          // Hash what the package holds (the clone), not the source, which could change.
+          WG_ASSIGN_OR_RETURN(auto clone, MappedFile::Open(tmp));
+          if (clone->size() != map->size())
+            return Error::Io("source changed while it was cloned").File(src);
+          WG_TRY(CopyHashing(*clone, h.get(), progress, nullptr));
+          return file->Sync();
+        }
+      }
       uint64_t at = 0;
-      internal::WriteBehind wb(fd);
-      s = CopyHashing(*map, h.get(), progress, [&](Bytes b) -> Status {
-        WG_TRY(WriteAllAt(fd, b.data(), b.size(), at, tmp));
-        wb.Written(at, b.size());
+      WG_TRY(CopyHashing(*map, h.get(), progress, [&](Bytes b) -> Status {
+        WG_TRY(file->WriteAt(at, b));
         at += b.size();
         return Ok();
-      });
-    }
-    if (s.ok() && ::fchmod(fd, 0644) != 0) s = Error::FromErrno("chmod", tmp);
-    if (s.ok() && ::fsync(fd) != 0) s = Error::FromErrno("fsync", tmp);
-    ::close(fd);
+      }));
+      return file->Sync();
+    }();
+    if (s.ok()) s = file->Close();
+    file.reset();
     if (!s.ok()) {
-      ::unlink(tmp.c_str());
+      (void)FileSystem::Default().Remove(tmp);
       return std::move(s).error().File(src);
     }
     return Place(tmp, h->Finish().Prefixed(), map->size(), media_type);
@@ -253,18 +219,18 @@ class FolderWriter final : public LayoutWriter {
                                                 std::string expected_digest) override {
     if (!expected_digest.empty()) WG_TRY(ValidateDigest(expected_digest));
     std::string tmp = NextIncoming();
-    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Error::FromErrno("cannot create blob", tmp);
+    WG_ASSIGN_OR_RETURN(auto file, CreateBlobFile(tmp));
     return std::unique_ptr<BlobWriter>(new FolderBlobWriter(
-        this, tmp, fd, size, std::string(media_type), std::move(expected_digest)));
+        this, tmp, std::move(file), size, std::string(media_type), std::move(expected_digest)));
   }
 
   Status Commit(const Index& index) override {
     WG_TRY(WriteSmall(std::string(kOciLayoutFile), kOciLayoutContent));
     WG_TRY(WriteSmall(std::string(kIndexFile), index.Serialize()));
-    WG_TRY(SyncPath(tmp_ + "/blobs/sha256", true));
-    WG_TRY(SyncPath(tmp_ + "/blobs", true));
-    WG_TRY(SyncPath(tmp_, true));
+    FileSystem& fsys = FileSystem::Default();
+    WG_TRY(fsys.SyncDir(tmp_ + "/blobs/sha256"));
+    WG_TRY(fsys.SyncDir(tmp_ + "/blobs"));
+    WG_TRY(fsys.SyncDir(tmp_));
     WG_TRY(MoveIntoPlace(tmp_, final_, opts_.replace, true));
     committed_ = true;
     return Ok();
@@ -273,13 +239,16 @@ class FolderWriter final : public LayoutWriter {
   // Moves a finished temporary blob to its digest name (or drops it if already there).
   Result<Descriptor> Place(const std::string& tmp, const std::string& digest, uint64_t size,
                            std::string_view media_type) {
+    FileSystem& fsys = FileSystem::Default();
     std::string dest = tmp_ + "/blobs/sha256/" + digest.substr(7);
     if (fs::exists(dest)) {
-      ::unlink(tmp.c_str());
-    } else if (::rename(tmp.c_str(), dest.c_str()) != 0) {
-      Error e = Error::FromErrno("rename blob", tmp);
-      ::unlink(tmp.c_str());
-      return e;
+      (void)fsys.Remove(tmp);
+    } else {
+      Status moved = fsys.Rename(tmp, dest);
+      if (!moved.ok()) {
+        (void)fsys.Remove(tmp);
+        return std::move(moved).error();
+      }
     }
     Descriptor d;
     d.media_type = std::string(media_type);
@@ -291,15 +260,10 @@ class FolderWriter final : public LayoutWriter {
  private:
   std::string NextIncoming() { return tmp_ + "/blobs/sha256/.incoming-" + std::to_string(next_++); }
   Status WriteSmall(const std::string& rel, std::string_view content) {
-    std::string p = tmp_ + "/" + rel;
-    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return Error::FromErrno("cannot create", p);
-    Status s =
-        WriteAllAt(fd, reinterpret_cast<const uint8_t*>(content.data()), content.size(), 0, p);
-    if (s.ok() && ::fchmod(fd, 0644) != 0) s = Error::FromErrno("chmod", p);
-    if (s.ok() && ::fsync(fd) != 0) s = Error::FromErrno("fsync", p);
-    ::close(fd);
-    return s;
+    WG_ASSIGN_OR_RETURN(auto file, CreateBlobFile(tmp_ + "/" + rel));
+    WG_TRY(file->Append(Bytes(reinterpret_cast<const uint8_t*>(content.data()), content.size())));
+    WG_TRY(file->Sync());
+    return file->Close();
   }
 
   std::string final_, tmp_;
@@ -312,10 +276,9 @@ class FolderWriter final : public LayoutWriter {
 Result<Descriptor> FolderBlobWriter::Finish() {
   std::string actual = hasher_->Finish().Prefixed();
   WG_TRY(CheckFinish(size_, written_, expected_, actual, tmp_));
-  if (::fchmod(fd_, 0644) != 0) return Error::FromErrno("chmod", tmp_);
-  if (::fsync(fd_) != 0) return Error::FromErrno("fsync", tmp_);
-  ::close(fd_);
-  fd_ = -1;
+  WG_TRY(file_->Sync());
+  WG_TRY(file_->Close());
+  file_.reset();
   done_ = true;
   return owner_->Place(tmp_, actual, size_, mt_);
 }
@@ -387,18 +350,16 @@ class TarWriter final : public LayoutWriter {
     w->final_ = path;
     w->opts_ = o;
     w->tmp_ = TempSibling(path, "tmp");
-    w->fd_ = ::open(w->tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (w->fd_ < 0) return Error::FromErrno("cannot create", w->tmp_);
-    if (::fchmod(w->fd_, 0644) != 0) return Error::FromErrno("chmod", w->tmp_);
-    w->wb_ = std::make_unique<internal::WriteBehind>(w->fd_);
+    WG_ASSIGN_OR_RETURN(w->file_, CreateBlobFile(w->tmp_));
+    w->created_ = true;
     WG_TRY(w->SmallEntry(std::string(kOciLayoutFile), kOciLayoutContent));
     WG_TRY(w->DirEntry("blobs/"));
     WG_TRY(w->DirEntry("blobs/sha256/"));
     return std::unique_ptr<LayoutWriter>(std::move(w));
   }
   ~TarWriter() override {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
+    file_.reset();
+    if (created_ && !committed_) (void)FileSystem::Default().Remove(tmp_);
   }
 
   Result<Descriptor> AddFile(const std::string& src, std::string_view media_type,
@@ -437,13 +398,10 @@ class TarWriter final : public LayoutWriter {
     WG_TRY(SmallEntry(std::string(kIndexFile), index.Serialize()));
     std::string eof(2 * kBlock, '\0');  // end-of-archive marker
     WG_TRY(Append(eof));
-    if (::ftruncate(fd_, static_cast<off_t>(pos_)) != 0) return Error::FromErrno("truncate", tmp_);
-    if (::fsync(fd_) != 0) return Error::FromErrno("fsync", tmp_);
-    if (::close(fd_) != 0) {
-      fd_ = -1;
-      return Error::FromErrno("close", tmp_);
-    }
-    fd_ = -1;
+    WG_TRY(file_->Sync());
+    Status closed = file_->Close();
+    file_.reset();
+    WG_TRY(closed);
     WG_TRY(MoveIntoPlace(tmp_, final_, opts_.replace, false));
     committed_ = true;
     return Ok();
@@ -451,9 +409,8 @@ class TarWriter final : public LayoutWriter {
 
   // ---- used by TarBlobWriter ----
   Status BlobData(Bytes data) {
-    Status s = WriteAllAt(fd_, data.data(), data.size(), pos_, tmp_);
+    Status s = file_->WriteAt(pos_, data);
     if (!s.ok()) broken_ = true;
-    wb_->Written(pos_, data.size());
     pos_ += data.size();
     return s;
   }
@@ -480,8 +437,12 @@ class TarWriter final : public LayoutWriter {
       broken_ = true;
       return Error::Io("tar header length changed when its name was filled in").File(tmp_);
     }
-    WG_TRY(WriteAllAt(fd_, reinterpret_cast<const uint8_t*>(header.data()), header.size(),
-                      entry_start_, tmp_));
+    Status named = file_->WriteAt(
+        entry_start_, Bytes(reinterpret_cast<const uint8_t*>(header.data()), header.size()));
+    if (!named.ok()) {
+      broken_ = true;
+      return std::move(named).error();
+    }
     return d;
   }
   void AbandonBlob() {
@@ -493,13 +454,14 @@ class TarWriter final : public LayoutWriter {
   static std::string Placeholder() { return "blobs/sha256/" + std::string(64, '0'); }
   void Rewind() {
     pos_ = entry_start_;
-    if (::ftruncate(fd_, static_cast<off_t>(pos_)) != 0) broken_ = true;
+    if (!file_->Truncate(pos_).ok()) broken_ = true;
   }
   Status Append(std::string_view bytes) {
-    WG_TRY(
-        WriteAllAt(fd_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), pos_, tmp_));
+    Status s =
+        file_->WriteAt(pos_, Bytes(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    if (!s.ok()) broken_ = true;
     pos_ += bytes.size();
-    return Ok();
+    return s;
   }
   Status Pad() {
     uint64_t rem = pos_ % kBlock;
@@ -519,14 +481,14 @@ class TarWriter final : public LayoutWriter {
 
   std::string final_, tmp_;
   WriterOptions opts_;
-  int fd_ = -1;
+  std::unique_ptr<WritableFile> file_;
   uint64_t pos_ = 0;
   uint64_t entry_start_ = 0, data_start_ = 0;
   bool open_blob_ = false;
   bool broken_ = false;
+  bool created_ = false;
   bool committed_ = false;
   std::set<std::string> written_;
-  std::unique_ptr<internal::WriteBehind> wb_;
 };
 
 TarBlobWriter::~TarBlobWriter() {

@@ -5,8 +5,7 @@
 // sizes); digests are checked while streaming. Output goes to a temporary folder beside
 // the destination, renamed into place at the end: a failed or interrupted unpack leaves
 // no destination folder (only, after a crash, a hidden .NAME.wg-unpack-* folder).
-#include <fcntl.h>
-#include <sys/stat.h>
+// Every write, fsync and rename goes through the core FileSystem seam (core/file.h).
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,8 +13,8 @@
 #include <set>
 
 #include "package_internal.h"
+#include "weightgate/core/file.h"
 #include "weightgate/core/progress.h"
-#include "write_behind.h"
 
 namespace wg::package {
 namespace {
@@ -33,36 +32,12 @@ struct TempDirGuard {
   std::string path;
   bool keep = false;
   ~TempDirGuard() {
-    if (!keep && !path.empty()) {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
+    if (!keep && !path.empty()) (void)FileSystem::Default().RemoveAll(path);
   }
 };
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Error::FromErrno("open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0 && errno != EINVAL) return Error::FromErrno("fsync directory", dir);
-  return Ok();
-}
-
-Status WriteAll(int fd, Bytes b, const std::string& path) {
-  const uint8_t* p = b.data();
-  size_t n = b.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Error::FromErrno("write", path);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Ok();
-}
+// Model files keep exact modes whatever the umask, and are written back as they go.
+constexpr WritableFileOptions kModelFile{0644, true};
 
 }  // namespace
 
@@ -120,52 +95,49 @@ Result<UnpackResult> Unpack(const std::string& package, const UnpackOptions& opt
     if (dirs.count(p.path))
       return Error::Unsafe("a layer's path is another layer's folder").File(package).Field(p.what);
 
+  FileSystem& fsys = FileSystem::Default();
   fs::path out(options.output);
   fs::path parent = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-  fs::create_directories(parent, ec);
-  if (ec) return Error::Io("cannot create folder: " + ec.message()).File(parent.string());
+  WG_TRY(CreateDirs(parent.string(), fsys));
   std::random_device rd;
   TempDirGuard tmp;
-  tmp.path = (parent / ("." + out.filename().string() + ".wg-unpack-" + std::to_string(::getpid()) +
-                        "-" + std::to_string(rd())))
-                 .string();
-  if (::mkdir(tmp.path.c_str(), 0755) != 0) return Error::FromErrno("mkdir", tmp.path);
+  std::string tmp_path = (parent / ("." + out.filename().string() + ".wg-unpack-" +
+                                    std::to_string(::getpid()) + "-" + std::to_string(rd())))
+                             .string();
+  WG_TRY(fsys.CreateDir(tmp_path));
+  tmp.path = tmp_path;
 
   Progress progress("unpack", total);
   std::set<std::string> made_dirs;
   for (const auto& p : plan) {
     fs::path dest = fs::path(tmp.path) / p.path;
-    if (dest.has_parent_path()) {
-      fs::create_directories(dest.parent_path(), ec);
-      if (ec) return Error::Io("cannot create folder: " + ec.message()).File(dest.parent_path());
-      made_dirs.insert(dest.parent_path().string());
+    if (p.path.find('/') != std::string::npos) {
+      WG_TRY(CreateDirs(dest.parent_path().string(), fsys));
+      for (size_t s = p.path.find('/'); s != std::string::npos; s = p.path.find('/', s + 1))
+        made_dirs.insert(tmp.path + "/" + p.path.substr(0, s));
     }
-    int fd = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return Error::FromErrno("cannot create", dest.string());
-    oci::internal::WriteBehind wb(fd);
+    // NewWritableFile creates exclusively: a symbolic link planted in the temporary folder
+    // is refused, never followed.
+    WG_ASSIGN_OR_RETURN(auto file, fsys.NewWritableFile(dest.string(), kModelFile));
     uint64_t at = 0;
-    Status s = reader->Stream(
+    WG_TRY(reader->Stream(
         p.d,
         [&](Bytes b) -> Status {
-          WG_TRY(WriteAll(fd, b, dest.string()));
-          wb.Written(at, b.size());
+          WG_TRY(file->WriteAt(at, b));
           at += b.size();
           return Ok();
         },
-        &progress, p.what);
-    if (s.ok() && ::fchmod(fd, 0644) != 0) s = Error::FromErrno("chmod", dest.string());
-    if (s.ok() && ::fsync(fd) != 0) s = Error::FromErrno("fsync", dest.string());
-    ::close(fd);
-    WG_TRY(s);
+        &progress, p.what));
+    WG_TRY(file->Sync());
+    WG_TRY(file->Close());
   }
   progress.Finish();
-  for (const auto& d : made_dirs) WG_TRY(SyncDir(d));
-  WG_TRY(SyncDir(tmp.path));
-  if (::renameat2(AT_FDCWD, tmp.path.c_str(), AT_FDCWD, options.output.c_str(), RENAME_NOREPLACE) !=
-      0)
-    return Error::FromErrno("cannot move the unpacked folder into place", options.output);
+  // Deepest folders first, so each one's entry is durable in its (later synced) parent.
+  for (auto d = made_dirs.rbegin(); d != made_dirs.rend(); ++d) WG_TRY(fsys.SyncDir(*d));
+  WG_TRY(fsys.SyncDir(tmp.path));
+  WG_TRY(fsys.RenameNoReplace(tmp.path, options.output));
   tmp.keep = true;
-  WG_TRY(SyncDir(parent.string()));
+  WG_TRY(fsys.SyncDir(parent.string()));
   UnpackResult r;
   r.files = plan.size();
   r.bytes = total;

@@ -1,16 +1,16 @@
 // A FileSystem that fails one chosen operation, for fault injection through the core
 // file seam (core/file.h): install it with FileSystem::SetDefaultForTesting (see
-// ScopedFaultyFileSystem) and every AtomicFile / WriteFileAtomically in the process
-// goes through it.
+// ScopedFaultyFileSystem) and every write in the process goes through it.
 //
-// Operations are numbered from 0 in the order they happen: each Append, Sync, Close,
-// Rename, Remove and SyncDir. The chosen one fails like a full disk:
+// Operations are numbered from 0 in the order they happen: each Append, WriteAt,
+// Truncate, CloneFrom, Sync, Close, Rename, RenameNoReplace, Exchange, SyncDir and
+// CreateDir. The chosen one fails like a full disk:
 //   kEnospc      the operation writes nothing and fails with ENOSPC;
-//   kShortWrite  an Append writes the first half of its bytes, then fails with ENOSPC
-//                (what write(2) does when the disk fills mid-call); other operations
-//                behave as kEnospc;
+//   kShortWrite  an Append or WriteAt writes the first half of its bytes, then fails with
+//                ENOSPC (what write(2) does when the disk fills mid-call); other
+//                operations behave as kEnospc;
 //   kIo          fails with EIO (a dying disk; fsync errors are reported this way).
-// Removing a temporary file is never failed: cleanup after a failure must still happen.
+// Remove and RemoveAll are never failed: cleanup after a failure must still happen.
 #pragma once
 
 #include <cstdint>
@@ -22,15 +22,17 @@ namespace wg::test {
 
 enum class Fault { kEnospc, kShortWrite, kIo };
 
-class FaultyFileSystem final : public FileSystem {
+class FaultyFileSystem final : public FileSystemWrapper {
  public:
   // fail_at: the operation index to fail; UINT64_MAX never fails (counts only).
   FaultyFileSystem(FileSystem& real, uint64_t fail_at, Fault fault)
-      : real_(real), fail_at_(fail_at), fault_(fault) {}
+      : FileSystemWrapper(real), fail_at_(fail_at), fault_(fault) {}
 
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override;
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) override;
   Status Rename(const std::string& from, const std::string& to) override;
-  Status Remove(const std::string& path) override;
+  Status RenameNoReplace(const std::string& from, const std::string& to) override;
+  Status Exchange(const std::string& a, const std::string& b) override;
   Status SyncDir(const std::string& dir) override;
   Status CreateDir(const std::string& dir) override;
 
@@ -43,7 +45,6 @@ class FaultyFileSystem final : public FileSystem {
   bool NextFails() const { return ops_ == fail_at_; }
 
  private:
-  FileSystem& real_;
   uint64_t fail_at_;
   Fault fault_;
   uint64_t ops_ = 0;

@@ -22,17 +22,38 @@ namespace wg {
 
 using Bytes = std::span<const uint8_t>;
 
-// A file open for appending. Writes are buffered; Sync() flushes and fsyncs.
+// How NewWritableFile creates a file.
+struct WritableFileOptions {
+  // Non-zero: the file gets exactly these permission bits, whatever the umask (package
+  // contents must not depend on who ran the tool). Zero: 0644 less the umask.
+  uint32_t mode = 0;
+  // Starts write-back of each written range right away, so the disk works while the next
+  // bytes are produced and the final fsync finds little left to do (pack, unpack).
+  bool write_behind = false;
+};
+
+// A file open for writing. Appends are buffered and continue where the last append
+// stopped; WriteAt writes at an absolute offset (after flushing the buffer), so a
+// writer may go back and fill in a header. Sync() flushes and fsyncs.
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
   virtual Status Append(Bytes data) = 0;
+  virtual Status WriteAt(uint64_t offset, Bytes data) = 0;
+  // Cuts (or extends with zeros) the file to `size` bytes; appends continue from the end.
+  virtual Status Truncate(uint64_t size) = 0;
+  // Makes this still-empty file share the blocks of `source` (a reflink: no data copied).
+  // false, not an error, where the file system cannot; an error only where it tried and
+  // failed (out of space, I/O error).
+  virtual Result<bool> CloneFrom(const std::string& source) = 0;
   virtual Status Sync() = 0;
   virtual Status Close() = 0;
-  // Bytes appended so far.
+  // Bytes in the file as written through this object (the largest end written).
   virtual uint64_t Size() const = 0;
 };
 
+// Every write of every verb goes through here. Cleanup (Remove, RemoveAll) must succeed
+// even after a failure, so a fault-injecting file system never fails those.
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -40,14 +61,54 @@ class FileSystem {
   static FileSystem& Default();
   static void SetDefaultForTesting(FileSystem* fs);  // nullptr restores the real one
 
-  // Creates a new file; fails if it exists.
-  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  // Creates a new file; fails if anything (a symbolic link included) is at `path`.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) = 0;
+  // Renames, replacing a file at `to`.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Renames; fails if anything is at `to` (two writers never overwrite each other).
+  virtual Status RenameNoReplace(const std::string& from, const std::string& to) = 0;
+  // Swaps two paths atomically (replacing a non-empty folder with another).
+  virtual Status Exchange(const std::string& a, const std::string& b) = 0;
   virtual Status Remove(const std::string& path) = 0;
+  // Removes a file or a folder with everything in it; absent is not an error.
+  virtual Status RemoveAll(const std::string& path) = 0;
   // fsyncs a directory so that a rename inside it survives a crash.
   virtual Status SyncDir(const std::string& dir) = 0;
+  // Creates one folder; an existing folder is not an error.
   virtual Status CreateDir(const std::string& dir) = 0;
 };
+
+// Forwards every call to another FileSystem; fault-injecting test file systems derive
+// from it and override only what they fail.
+class FileSystemWrapper : public FileSystem {
+ public:
+  explicit FileSystemWrapper(FileSystem& target) : target_(target) {}
+  FileSystem& target() { return target_; }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) override {
+    return target_.NewWritableFile(path, options);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return target_.Rename(from, to);
+  }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    return target_.RenameNoReplace(from, to);
+  }
+  Status Exchange(const std::string& a, const std::string& b) override {
+    return target_.Exchange(a, b);
+  }
+  Status Remove(const std::string& path) override { return target_.Remove(path); }
+  Status RemoveAll(const std::string& path) override { return target_.RemoveAll(path); }
+  Status SyncDir(const std::string& dir) override { return target_.SyncDir(dir); }
+  Status CreateDir(const std::string& dir) override { return target_.CreateDir(dir); }
+
+ private:
+  FileSystem& target_;
+};
+
+// Creates `dir` and any missing parents (mkdir -p) through `fs`.
+Status CreateDirs(const std::string& dir, FileSystem& fs = FileSystem::Default());
 
 // A file that appears at its final path complete or not at all. Bytes go to a
 // temporary name in the same directory; Commit() fsyncs and renames it into place.

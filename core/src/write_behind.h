@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-namespace wg::oci::internal {
+namespace wg::internal {
 
 class WriteBehind {
  public:
@@ -28,4 +28,4 @@ class WriteBehind {
   uint64_t start_ = 0;
 };
 
-}  // namespace wg::oci::internal
+}  // namespace wg::internal
