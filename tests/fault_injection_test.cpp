@@ -3,7 +3,8 @@
 // convert (a GGUF, a safetensors file, a Hugging Face folder) and sign is failed in turn,
 // with ENOSPC, a short write and EIO. Afterwards the destination must either not exist,
 // or be complete and valid (byte-identical to a clean run), and no temporary file or
-// folder may be left beside it.
+// folder may be left beside it. Pull (from a loopback registry, to a folder and to a .tar)
+// is failed the same way, and a second pull must then resume and finish.
 //
 // A process killed outright (SIGKILL) is covered by kill_test.cpp.
 #include <gtest/gtest.h>
@@ -12,12 +13,14 @@
 #include <map>
 
 #include "support/faulty_file_system.h"
+#include "support/registry_server.h"
 #include "support/test_util.h"
 #include "weightgate/formats/convert.h"
 #include "weightgate/formats/gguf.h"
 #include "weightgate/formats/llama2c.h"
 #include "weightgate/formats/safetensors.h"
 #include "weightgate/package/package.h"
+#include "weightgate/package/registry_transfer.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/signing/oms.h"
 
@@ -246,6 +249,124 @@ TEST(FaultInjection, ConvertToAHuggingFaceFolderAtEveryOperation) {
   EveryFault(convert, [&](const std::string& dest) {
     EXPECT_TRUE(Tree(dest) == want) << "a partial converted folder";
   });
+}
+
+// ---- pull ----
+
+// The release folder packed and pushed to a loopback registry (Debian's docker-registry).
+class PullFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<test::RegistryServer>();
+    if (!server_->ok()) GTEST_SKIP() << "skipping registry test: " << server_->error();
+    const std::string model = MakeReleaseFolder(in_);
+    ASSERT_TRUE(PackTo(model, in_ / "pkg").ok());
+    auto ref = package::ImageReference::Parse(server_->host() + "/fault/model:v1");
+    ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+    ref_ = *ref;
+    auto pushed = package::PushPackage(in_ / "pkg", ref_, Options());
+    ASSERT_TRUE(pushed.ok()) << pushed.error().ToString();
+  }
+  static package::RegistryOptions Options() {
+    package::RegistryOptions o;
+    o.plain_http = true;
+    o.progress = false;
+    o.initial_backoff = std::chrono::milliseconds(10);
+    o.max_backoff = std::chrono::milliseconds(100);
+    return o;
+  }
+  Result<package::PullResult> Pull(const std::string& dest) {
+    return package::PullPackage(ref_, dest, Options());
+  }
+
+  // Pulls into `name` in a fresh folder once per operation and fault. Afterwards the output
+  // is absent or judged by `valid`; beside it there is nothing, except the staging folder a
+  // folder pull keeps after an I/O error so that the next pull resumes. Then a pull without
+  // faults into the same path (the output removed first if the faulted pull had finished
+  // it) must succeed, pass `valid`, and leave no staging behind. Returns the number of
+  // operations of a clean pull.
+  uint64_t EveryPullFault(const std::string& name,
+                          const std::function<void(const std::string&)>& valid) {
+    const bool tar = name.size() > 4 && name.substr(name.size() - 4) == ".tar";
+    uint64_t ops = 0, total_bytes = 0;
+    {
+      test::TempDir dir;
+      ScopedFaultyFileSystem counting(UINT64_MAX, Fault::kEnospc);
+      auto r = Pull(dir / name);
+      EXPECT_TRUE(r.ok()) << r.error().ToString();
+      if (r.ok()) total_bytes = r->stats.bytes_downloaded;
+      ops = counting.fs().operations();
+    }
+    EXPECT_GT(ops, 2u);
+    uint64_t resumed = 0;  // second pulls that downloaded less than everything
+    for (Fault fault : kFaults) {
+      for (uint64_t i = 0; i < ops; ++i) {
+        SCOPED_TRACE(std::string(Name(fault)) + " at operation " + std::to_string(i) + " of " +
+                     std::to_string(ops));
+        test::TempDir dir;
+        const std::string dest = dir / name;
+        const std::string staging = fs::path(package::PullStagingPath(dest)).filename().string();
+        Result<package::PullResult> r = Error::Io("not run");
+        bool injected = false;
+        {
+          ScopedFaultyFileSystem faulty(i, fault);
+          r = Pull(dest);
+          injected = faulty.fs().injected();
+        }
+        EXPECT_TRUE(injected);
+        EXPECT_FALSE(r.ok() && !fs::exists(dest)) << "succeeded without writing";
+        if (!r.ok()) {
+          EXPECT_EQ(r.error().code(), ErrorCode::kIo) << r.error().ToString();
+        }
+        if (fs::exists(dest)) valid(dest);
+        std::vector<std::string> may_stay = {name};
+        if (!tar && !r.ok()) may_stay.push_back(staging);
+        EXPECT_EQ(Leftovers(dir.path(), may_stay), std::vector<std::string>{});
+
+        if (fs::exists(dest)) fs::remove_all(dest);
+        auto again = Pull(dest);
+        EXPECT_TRUE(again.ok()) << "the pull after the fault: " << again.error().ToString();
+        if (!again.ok()) return ops;
+        if (again->stats.bytes_downloaded < total_bytes) ++resumed;
+        valid(dest);
+        EXPECT_EQ(Leftovers(dir.path(), {name}), std::vector<std::string>{});
+        if (::testing::Test::HasFailure()) return ops;  // one clear failure, not thousands
+      }
+    }
+    // A folder pull resumes from what the failed one kept; a .tar starts over.
+    if (!tar) {
+      EXPECT_GT(resumed, 0u);
+    }
+    RecordProperty("resumed", static_cast<int>(resumed));
+    return ops;
+  }
+
+  test::TempDir in_;
+  std::unique_ptr<test::RegistryServer> server_;
+  package::ImageReference ref_;
+};
+
+TEST_F(PullFaultTest, PullToAFolderAtEveryOperation) {
+  test::TempDir ref;
+  auto clean = Pull(ref / "ref");
+  ASSERT_TRUE(clean.ok()) << clean.error().ToString();
+  const auto want = Tree(ref / "ref");
+  ASSERT_GE(want.size(), 5u);
+  uint64_t ops = EveryPullFault("out", [&](const std::string& dest) {
+    EXPECT_TRUE(Tree(dest) == want) << "a partial pulled folder";
+  });
+  RecordProperty("operations", static_cast<int>(ops));
+}
+
+TEST_F(PullFaultTest, PullToATarAtEveryOperation) {
+  test::TempDir ref;
+  auto clean = Pull(ref / "ref.tar");
+  ASSERT_TRUE(clean.ok()) << clean.error().ToString();
+  const std::vector<uint8_t> want = test::ReadAll(ref / "ref.tar");
+  uint64_t ops = EveryPullFault("out.tar", [&](const std::string& dest) {
+    EXPECT_TRUE(test::ReadAll(dest) == want) << "a partial pulled .tar";
+  });
+  RecordProperty("operations", static_cast<int>(ops));
 }
 
 }  // namespace

@@ -71,6 +71,12 @@ Result<std::unique_ptr<WritableFile>> FaultyFileSystem::NewWritableFile(
   return std::unique_ptr<WritableFile>(new FaultyWritableFile(*this, std::move(real), path));
 }
 
+Result<std::unique_ptr<WritableFile>> FaultyFileSystem::ReopenWritableFile(
+    const std::string& path, const WritableFileOptions& options) {
+  WG_ASSIGN_OR_RETURN(auto real, target().ReopenWritableFile(path, options));
+  return std::unique_ptr<WritableFile>(new FaultyWritableFile(*this, std::move(real), path));
+}
+
 Status FaultyFileSystem::Rename(const std::string& from, const std::string& to) {
   WG_TRY(Tick("rename", to));
   return target().Rename(from, to);

@@ -30,6 +30,8 @@ class FaultyFileSystem final : public FileSystemWrapper {
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(
       const std::string& path, const WritableFileOptions& options = {}) override;
+  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status RenameNoReplace(const std::string& from, const std::string& to) override;
   Status Exchange(const std::string& a, const std::string& b) override;
