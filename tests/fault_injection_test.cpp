@@ -56,16 +56,27 @@ std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
   return out;
 }
 
+// What a verb may do beyond "destination absent or complete, nothing beside it".
+struct FaultRunOptions {
+  // Syncs still count and fail when chosen, but skip the disk (see SkipRealSyncs).
+  bool skip_real_syncs = false;
+  // A name (in the destination's folder) a failed run may leave on purpose.
+  std::function<std::string(const std::string& dest)> kept_on_failure;
+  // Called after each faulted run has been checked.
+  std::function<void(const std::string& dest)> after;
+};
+
 // Runs `write(dest)` once per operation index and fault, dest being `name` in a fresh
 // folder. `valid(dest)` judges a destination that exists. Returns the number of operations
 // of a clean run.
 uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
                     const std::function<void(const std::string&)>& valid,
-                    const std::string& name = "out") {
+                    const std::string& name = "out", const FaultRunOptions& opt = {}) {
   uint64_t ops = 0;
   {
     test::TempDir dir;
     ScopedFaultyFileSystem counting(UINT64_MAX, Fault::kEnospc);
+    if (opt.skip_real_syncs) counting.fs().SkipRealSyncs();
     Status s = write(dir / name);
     EXPECT_TRUE(s.ok()) << s.error().ToString();
     ops = counting.fs().operations();
@@ -81,16 +92,20 @@ uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
       bool injected = false;
       {
         ScopedFaultyFileSystem faulty(i, fault);
+        if (opt.skip_real_syncs) faulty.fs().SkipRealSyncs();
         s = write(dest);
         injected = faulty.fs().injected();
       }
       EXPECT_TRUE(injected);
       EXPECT_FALSE(s.ok() && !fs::exists(dest)) << "succeeded without writing";
+      std::vector<std::string> may_stay = {name};
       if (!s.ok()) {
         EXPECT_EQ(s.error().code(), ErrorCode::kIo) << s.error().ToString();
+        if (opt.kept_on_failure) may_stay.push_back(opt.kept_on_failure(dest));
       }
       if (fs::exists(dest)) valid(dest);
-      EXPECT_EQ(Leftovers(dir.path(), {name}), std::vector<std::string>{});
+      EXPECT_EQ(Leftovers(dir.path(), may_stay), std::vector<std::string>{});
+      if (opt.after && !::testing::Test::HasFailure()) opt.after(dest);
       if (::testing::Test::HasFailure()) return ops;  // one clear failure, not thousands
     }
   }
@@ -279,67 +294,49 @@ class PullFaultTest : public ::testing::Test {
     return package::PullPackage(ref_, dest, Options());
   }
 
-  // Pulls into `name` in a fresh folder once per operation and fault. Afterwards the output
-  // is absent or judged by `valid`; beside it there is nothing, except the staging folder a
-  // folder pull keeps after an I/O error so that the next pull resumes. Then a pull without
-  // faults into the same path (the output removed first if the faulted pull had finished
-  // it) must succeed, pass `valid`, and leave no staging behind. Returns the number of
-  // operations of a clean pull.
+  Status PullTo(const std::string& dest) {
+    ScopedFaultyFileSystem no_faults(UINT64_MAX, Fault::kEnospc);
+    no_faults.fs().SkipRealSyncs();
+    auto r = Pull(dest);
+    if (!r.ok()) return std::move(r).error();
+    bytes_downloaded_ = r->stats.bytes_downloaded;
+    return Ok();
+  }
+
+  // Pulls into `name` once per operation and fault (see EveryFault). Beside the output
+  // there may stay only the staging folder a folder pull keeps after an I/O error, so that
+  // the next pull resumes. Then a pull without faults into the same path (the output
+  // removed first where the faulted pull had finished it) must succeed, pass `valid` and
+  // leave no staging behind. Returns the number of operations of a clean pull.
   uint64_t EveryPullFault(const std::string& name,
                           const std::function<void(const std::string&)>& valid) {
     const bool tar = name.size() > 4 && name.substr(name.size() - 4) == ".tar";
-    uint64_t ops = 0, total_bytes = 0;
-    {
-      test::TempDir dir;
-      ScopedFaultyFileSystem counting(UINT64_MAX, Fault::kEnospc);
-      counting.fs().SkipRealSyncs();
-      auto r = Pull(dir / name);
-      EXPECT_TRUE(r.ok()) << r.error().ToString();
-      if (r.ok()) total_bytes = r->stats.bytes_downloaded;
-      ops = counting.fs().operations();
-    }
-    EXPECT_GT(ops, 2u);
+    test::TempDir clean;
+    EXPECT_TRUE(PullTo(clean / name).ok());
+    const uint64_t all_bytes = bytes_downloaded_;
     uint64_t resumed = 0;  // second pulls that downloaded less than everything
-    for (Fault fault : kFaults) {
-      for (uint64_t i = 0; i < ops; ++i) {
-        SCOPED_TRACE(std::string(Name(fault)) + " at operation " + std::to_string(i) + " of " +
-                     std::to_string(ops));
-        test::TempDir dir;
-        const std::string dest = dir / name;
-        const std::string staging = fs::path(package::PullStagingPath(dest)).filename().string();
-        Result<package::PullResult> r = Error::Io("not run");
-        bool injected = false;
-        {
-          ScopedFaultyFileSystem faulty(i, fault);
-          faulty.fs().SkipRealSyncs();
-          r = Pull(dest);
-          injected = faulty.fs().injected();
-        }
-        EXPECT_TRUE(injected);
-        EXPECT_FALSE(r.ok() && !fs::exists(dest)) << "succeeded without writing";
-        if (!r.ok()) {
-          EXPECT_EQ(r.error().code(), ErrorCode::kIo) << r.error().ToString();
-        }
-        if (fs::exists(dest)) valid(dest);
-        std::vector<std::string> may_stay = {name};
-        if (!tar && !r.ok()) may_stay.push_back(staging);
-        EXPECT_EQ(Leftovers(dir.path(), may_stay), std::vector<std::string>{});
-
-        if (fs::exists(dest)) fs::remove_all(dest);
-        Result<package::PullResult> again = Error::Io("not run");
-        {
-          ScopedFaultyFileSystem no_faults(UINT64_MAX, fault);
-          no_faults.fs().SkipRealSyncs();
-          again = Pull(dest);
-        }
-        EXPECT_TRUE(again.ok()) << "the pull after the fault: " << again.error().ToString();
-        if (!again.ok()) return ops;
-        if (again->stats.bytes_downloaded < total_bytes) ++resumed;
-        valid(dest);
-        EXPECT_EQ(Leftovers(dir.path(), {name}), std::vector<std::string>{});
-        if (::testing::Test::HasFailure()) return ops;  // one clear failure, not thousands
-      }
-    }
+    FaultRunOptions opt;
+    opt.skip_real_syncs = true;
+    if (!tar)
+      opt.kept_on_failure = [](const std::string& dest) {
+        return fs::path(package::PullStagingPath(dest)).filename().string();
+      };
+    opt.after = [&](const std::string& dest) {
+      if (fs::exists(dest)) fs::remove_all(dest);
+      Status again = PullTo(dest);
+      EXPECT_TRUE(again.ok()) << "the pull after the fault: " << again.error().ToString();
+      if (!again.ok()) return;
+      if (bytes_downloaded_ < all_bytes) ++resumed;
+      valid(dest);
+      EXPECT_EQ(Leftovers(fs::path(dest).parent_path(), {name}), std::vector<std::string>{});
+    };
+    uint64_t ops = EveryFault(
+        [&](const std::string& dest) -> Status {
+          auto r = Pull(dest);
+          if (!r.ok()) return std::move(r).error();
+          return Ok();
+        },
+        valid, name, opt);
     // A folder pull resumes from what the failed one kept; a .tar starts over.
     if (!tar) {
       EXPECT_GT(resumed, 0u);
@@ -351,6 +348,7 @@ class PullFaultTest : public ::testing::Test {
   test::TempDir in_;
   std::unique_ptr<test::RegistryServer> server_;
   package::ImageReference ref_;
+  uint64_t bytes_downloaded_ = 0;  // by the last PullTo
 };
 
 TEST_F(PullFaultTest, PullToAFolderAtEveryOperation) {
