@@ -21,8 +21,11 @@
 #include "weightgate/formats/safetensors.h"
 #include "weightgate/package/package.h"
 #include "weightgate/package/registry_transfer.h"
+#include "weightgate/policy/recipients.h"
+#include "weightgate/policy/seal.h"
 #include "weightgate/signing/keys.h"
 #include "weightgate/signing/oms.h"
+#include "weightgate/verify/package_signature.h"
 
 namespace fs = std::filesystem;
 
@@ -47,6 +50,11 @@ std::vector<std::string> Leftovers(const fs::path& dir, const std::vector<std::s
   return out;
 }
 
+std::string ReadText(const fs::path& p) {
+  std::vector<uint8_t> b = test::ReadAll(p.string());
+  return std::string(b.begin(), b.end());
+}
+
 // Every regular file under dir, relative path -> bytes.
 std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
   std::map<std::string, std::vector<uint8_t>> out;
@@ -56,60 +64,61 @@ std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
   return out;
 }
 
-// What a verb may do beyond "destination absent or complete, nothing beside it".
-struct FaultRunOptions {
-  // Syncs still count and fail when chosen, but skip the disk (see SkipRealSyncs).
-  bool skip_real_syncs = false;
-  // A name (in the destination's folder) a failed run may leave on purpose.
-  std::function<std::string(const std::string& dest)> kept_on_failure;
-  // Called after each faulted run has been checked.
-  std::function<void(const std::string& dest)> after;
-};
-
-// Runs `write(dest)` once per operation index and fault, dest being `name` in a fresh
-// folder. `valid(dest)` judges a destination that exists. Returns the number of operations
-// of a clean run.
-uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
-                    const std::function<void(const std::string&)>& valid,
-                    const std::string& name = "out", const FaultRunOptions& opt = {}) {
+// Runs `run(dir)` in a fresh folder once per operation index and fault, failing that
+// operation, then `judge(dir, status)`. Returns the number of operations of a clean run.
+// real_syncs false: syncs still count and fail when chosen but skip the disk
+// (FaultyFileSystem::SkipRealSyncs), for verbs run hundreds of times with many fsyncs.
+uint64_t ForEveryFault(const std::function<Status(const fs::path&)>& run,
+                       const std::function<void(const fs::path&, const Status&)>& judge,
+                       bool real_syncs = true) {
   uint64_t ops = 0;
   {
     test::TempDir dir;
     ScopedFaultyFileSystem counting(UINT64_MAX, Fault::kEnospc);
-    if (opt.skip_real_syncs) counting.fs().SkipRealSyncs();
-    Status s = write(dir / name);
+    if (!real_syncs) counting.fs().SkipRealSyncs();
+    Status s = run(dir.path());
     EXPECT_TRUE(s.ok()) << s.error().ToString();
     ops = counting.fs().operations();
   }
   EXPECT_GT(ops, 2u);
+  std::printf("[ faults   ] %llu operations, each failed 3 ways\n",
+              static_cast<unsigned long long>(ops));
   for (Fault fault : kFaults) {
     for (uint64_t i = 0; i < ops; ++i) {
       SCOPED_TRACE(std::string(Name(fault)) + " at operation " + std::to_string(i) + " of " +
                    std::to_string(ops));
       test::TempDir dir;
-      const std::string dest = dir / name;
       Status s = Ok();
       bool injected = false;
       {
         ScopedFaultyFileSystem faulty(i, fault);
-        if (opt.skip_real_syncs) faulty.fs().SkipRealSyncs();
-        s = write(dest);
+        if (!real_syncs) faulty.fs().SkipRealSyncs();
+        s = run(dir.path());
         injected = faulty.fs().injected();
       }
       EXPECT_TRUE(injected);
-      EXPECT_FALSE(s.ok() && !fs::exists(dest)) << "succeeded without writing";
-      std::vector<std::string> may_stay = {name};
       if (!s.ok()) {
         EXPECT_EQ(s.error().code(), ErrorCode::kIo) << s.error().ToString();
-        if (opt.kept_on_failure) may_stay.push_back(opt.kept_on_failure(dest));
       }
-      if (fs::exists(dest)) valid(dest);
-      EXPECT_EQ(Leftovers(dir.path(), may_stay), std::vector<std::string>{});
-      if (opt.after && !::testing::Test::HasFailure()) opt.after(dest);
+      judge(dir.path(), s);
       if (::testing::Test::HasFailure()) return ops;  // one clear failure, not thousands
     }
   }
   return ops;
+}
+
+// ForEveryFault for a verb writing one destination, `name` in the folder: afterwards it is
+// absent or `valid(dest)` holds, and nothing else is in the folder.
+uint64_t EveryFault(const std::function<Status(const std::string&)>& write,
+                    const std::function<void(const std::string&)>& valid,
+                    const std::string& name = "out") {
+  return ForEveryFault([&](const fs::path& dir) { return write(dir / name); },
+                       [&](const fs::path& dir, const Status& s) {
+                         const std::string dest = dir / name;
+                         EXPECT_FALSE(s.ok() && !fs::exists(dest)) << "succeeded without writing";
+                         if (fs::exists(dest)) valid(dest);
+                         EXPECT_EQ(Leftovers(dir, {name}), std::vector<std::string>{});
+                       });
 }
 
 TEST(FaultInjection, GgufWriteAtEveryOperation) {
@@ -122,10 +131,9 @@ TEST(FaultInjection, GgufWriteAtEveryOperation) {
     for (const auto& t : g->catalog.tensors) specs.push_back(CopyTensor(t));
     return WriteGguf(dest, g->kvs, std::move(specs), g->alignment);
   };
-  uint64_t ops = EveryFault(write, [&](const std::string& dest) {
+  EveryFault(write, [&](const std::string& dest) {
     EXPECT_TRUE(test::ReadAll(dest) == want) << "destination exists but is not the whole file";
   });
-  RecordProperty("operations", static_cast<int>(ops));
 }
 
 TEST(FaultInjection, SafetensorsWriteOfAConvertedModelAtEveryOperation) {
@@ -205,12 +213,11 @@ TEST(FaultInjection, PackToATarAtEveryOperation) {
   const std::string model = MakeReleaseFolder(in);
   ASSERT_TRUE(PackTo(model, ref / "ref.tar").ok());
   const std::vector<uint8_t> want = test::ReadAll(ref / "ref.tar");
-  uint64_t ops = EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
-                            [&](const std::string& dest) {
-                              EXPECT_TRUE(test::ReadAll(dest) == want) << "a partial .tar";
-                            },
-                            "out.tar");
-  RecordProperty("operations", static_cast<int>(ops));
+  EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
+             [&](const std::string& dest) {
+               EXPECT_TRUE(test::ReadAll(dest) == want) << "a partial .tar";
+             },
+             "out.tar");
 }
 
 TEST(FaultInjection, PackToAFolderAtEveryOperation) {
@@ -218,11 +225,10 @@ TEST(FaultInjection, PackToAFolderAtEveryOperation) {
   const std::string model = MakeReleaseFolder(in);
   ASSERT_TRUE(PackTo(model, ref / "ref").ok());
   const auto want = Tree(ref / "ref");
-  uint64_t ops = EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
-                            [&](const std::string& dest) {
-                              EXPECT_TRUE(Tree(dest) == want) << "a partial package folder";
-                            });
-  RecordProperty("operations", static_cast<int>(ops));
+  EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
+             [&](const std::string& dest) {
+               EXPECT_TRUE(Tree(dest) == want) << "a partial package folder";
+             });
 }
 
 TEST(FaultInjection, UnpackAtEveryOperation) {
@@ -230,7 +236,7 @@ TEST(FaultInjection, UnpackAtEveryOperation) {
   const std::string model = MakeReleaseFolder(in);
   ASSERT_TRUE(PackTo(model, pkg / "model.tar").ok());
   const auto want = Tree(model);
-  uint64_t ops = EveryFault(
+  EveryFault(
       [&](const std::string& dest) -> Status {
         package::UnpackOptions o;
         o.output = dest;
@@ -241,7 +247,6 @@ TEST(FaultInjection, UnpackAtEveryOperation) {
       [&](const std::string& dest) {
         EXPECT_TRUE(Tree(dest) == want) << "a partial unpacked folder";
       });
-  RecordProperty("operations", static_cast<int>(ops));
 }
 
 TEST(FaultInjection, ConvertToAHuggingFaceFolderAtEveryOperation) {
@@ -264,6 +269,131 @@ TEST(FaultInjection, ConvertToAHuggingFaceFolderAtEveryOperation) {
   EveryFault(convert, [&](const std::string& dest) {
     EXPECT_TRUE(Tree(dest) == want) << "a partial converted folder";
   });
+}
+
+TEST(FaultInjection, KeygenAtEveryOperation) {
+  auto key = signing::EcKey::Generate(signing::Curve::kP256);
+  ASSERT_TRUE(key.ok());
+  auto recipient = policy::RecipientKey::Generate("x25519");
+  ASSERT_TRUE(recipient.ok());
+  // Both files or neither; a private key always 0600 and matching its public key.
+  auto judge = [](const fs::path& dir, const Status& s, const std::string& public_pem) {
+    const bool has_key = fs::exists(dir / "id.key"), has_pub = fs::exists(dir / "id.pub");
+    EXPECT_EQ(has_key, has_pub) << "half a key pair";
+    EXPECT_EQ(s.ok(), has_key);
+    if (has_key) {
+      EXPECT_EQ(fs::status(dir / "id.key").permissions() & fs::perms::mask,
+                fs::perms::owner_read | fs::perms::owner_write);
+      EXPECT_EQ(ReadText(dir / "id.pub"), public_pem);
+    }
+    EXPECT_EQ(Leftovers(dir, {"id.key", "id.pub"}), std::vector<std::string>{});
+  };
+  ForEveryFault([&](const fs::path& dir) { return signing::WriteKeyPair(*key, dir / "id", {}); },
+                [&](const fs::path& dir, const Status& s) {
+                  judge(dir, s, key->PublicPem());
+                  if (fs::exists(dir / "id.key")) {
+                    auto back = signing::EcKey::LoadPrivatePem(ReadText(dir / "id.key"), {});
+                    ASSERT_TRUE(back.ok()) << back.error().ToString();
+                    EXPECT_EQ(back->PublicPem(), key->PublicPem());
+                  }
+                });
+  ForEveryFault(
+      [&](const fs::path& dir) {
+        return policy::WriteRecipientKeyPair(*recipient, dir / "id", {});
+      },
+      [&](const fs::path& dir, const Status& s) { judge(dir, s, recipient->PublicPem()); });
+}
+
+// A gated release: the real model sealed for one recipient under the closed policy.
+struct GatedRelease {
+  test::TempDir in;
+  std::string model = MakeReleaseFolder(in);
+  std::string policy_file = test::SourcePath("examples/policies/closed-internal.yaml");
+  signing::EcKey publisher = std::move(signing::EcKey::Generate(signing::Curve::kP256)).value();
+  policy::RecipientKey alice = std::move(policy::RecipientKey::Generate("x25519")).value();
+  std::string alice_pub = in / "alice.pub";
+  int64_t now = 1800000000;
+  GatedRelease() { test::WriteText(alice_pub, alice.PublicPem()); }
+  Status Seal(const std::string& out) const {
+    policy::SealOptions o;
+    o.recipient_pubs = {alice_pub};
+    return policy::SealFolder(model, policy_file, out, publisher, o, now);
+  }
+  // The model's files plus the policy, as unsealing gives them back.
+  std::map<std::string, std::vector<uint8_t>> Plain() const {
+    auto t = Tree(model);
+    t[policy::kPolicyFile] = test::ReadAll(policy_file);
+    return t;
+  }
+};
+
+TEST(FaultInjection, SealAtEveryOperation) {
+  GatedRelease r;
+  const auto want = r.Plain();
+  EveryFault([&](const std::string& dest) { return r.Seal(dest); },
+             [&](const std::string& dest) {
+               test::TempDir check;
+               Status s = policy::UnsealFolder(dest, check / "plain", r.alice,
+                                               dest + "/grants/alice.grant", r.now);
+               ASSERT_TRUE(s.ok()) << s.error().ToString();
+               EXPECT_TRUE(Tree(check / "plain") == want) << "a sealed folder that lost bytes";
+             });
+}
+
+TEST(FaultInjection, UnsealAtEveryOperation) {
+  GatedRelease r;
+  test::TempDir sealed;
+  ASSERT_TRUE(r.Seal(sealed / "s").ok());
+  const auto want = r.Plain();
+  EveryFault(
+      [&](const std::string& dest) {
+        return policy::UnsealFolder(sealed / "s", dest, r.alice, sealed / "s/grants/alice.grant",
+                                    r.now);
+      },
+      [&](const std::string& dest) {
+        EXPECT_TRUE(Tree(dest) == want) << "a partial plaintext folder";
+      });
+}
+
+// Signing a package attaches the bundle in place (a folder gains two blobs and a new
+// index.json; a tar is rewritten beside itself and swapped in): after a failure the
+// package is exactly as it was, or signed and verifying.
+TEST(FaultInjection, SignAPackageInPlaceAtEveryOperation) {
+  test::TempDir in, pkgs;
+  const std::string model = MakeReleaseFolder(in);
+  auto key = signing::EcKey::Generate(signing::Curve::kP256);
+  ASSERT_TRUE(key.ok());
+  signing::Signer signer{&*key, {}};
+  signing::TrustPolicy trust;
+  trust.public_key = &*key;
+  for (const std::string name : {"model.tar", "model"}) {
+    SCOPED_TRACE(name);
+    const fs::path original = pkgs / name;
+    ASSERT_TRUE(PackTo(model, original).ok());
+    auto snapshot = [](const fs::path& p) {
+      return fs::is_directory(p)
+                 ? Tree(p)
+                 : std::map<std::string, std::vector<uint8_t>>{{"", test::ReadAll(p.string())}};
+    };
+    const auto before = snapshot(original);
+    ForEveryFault(
+        [&](const fs::path& dir) -> Status {
+          fs::copy(original, dir / name, fs::copy_options::recursive);
+          auto r = verify::SignPackage(dir / name, signer, {});
+          if (!r.ok()) return std::move(r).error();
+          return Ok();
+        },
+        [&](const fs::path& dir, const Status& s) {
+          const fs::path pkg = dir / name;
+          if (s.ok() || snapshot(pkg) != before) {
+            auto v = verify::VerifyPackage(pkg, trust, {});
+            ASSERT_TRUE(v.ok()) << "neither the old package nor a signed one: "
+                                << v.error().ToString();
+            EXPECT_TRUE(v->diff.empty()) << v->diff.Describe();
+          }
+          EXPECT_EQ(Leftovers(dir, {name}), std::vector<std::string>{});
+        });
+  }
 }
 
 // ---- pull ----
@@ -303,11 +433,12 @@ class PullFaultTest : public ::testing::Test {
     return Ok();
   }
 
-  // Pulls into `name` once per operation and fault (see EveryFault). Beside the output
-  // there may stay only the staging folder a folder pull keeps after an I/O error, so that
-  // the next pull resumes. Then a pull without faults into the same path (the output
-  // removed first where the faulted pull had finished it) must succeed, pass `valid` and
-  // leave no staging behind. Returns the number of operations of a clean pull.
+  // Pulls into `name` once per operation and fault (see ForEveryFault). Afterwards the
+  // output is absent or `valid`, and beside it there is nothing but the staging folder a
+  // folder pull keeps after an I/O error, so that the next pull resumes. Then a pull
+  // without faults into the same path (the output removed first where the faulted pull had
+  // finished it) must succeed, pass `valid` and leave no staging behind. Returns the
+  // number of operations of a clean pull.
   uint64_t EveryPullFault(const std::string& name,
                           const std::function<void(const std::string&)>& valid) {
     const bool tar = name.size() > 4 && name.substr(name.size() - 4) == ".tar";
@@ -315,28 +446,29 @@ class PullFaultTest : public ::testing::Test {
     EXPECT_TRUE(PullTo(clean / name).ok());
     const uint64_t all_bytes = bytes_downloaded_;
     uint64_t resumed = 0;  // second pulls that downloaded less than everything
-    FaultRunOptions opt;
-    opt.skip_real_syncs = true;
-    if (!tar)
-      opt.kept_on_failure = [](const std::string& dest) {
-        return fs::path(package::PullStagingPath(dest)).filename().string();
-      };
-    opt.after = [&](const std::string& dest) {
+    auto run = [&](const fs::path& dir) -> Status {
+      auto r = Pull(dir / name);
+      if (!r.ok()) return std::move(r).error();
+      return Ok();
+    };
+    auto judge = [&](const fs::path& dir, const Status& s) {
+      const std::string dest = dir / name;
+      EXPECT_FALSE(s.ok() && !fs::exists(dest)) << "succeeded without writing";
+      if (fs::exists(dest)) valid(dest);
+      std::vector<std::string> may_stay = {name};
+      if (!tar && !s.ok())
+        may_stay.push_back(fs::path(package::PullStagingPath(dest)).filename().string());
+      EXPECT_EQ(Leftovers(dir, may_stay), std::vector<std::string>{});
+      if (::testing::Test::HasFailure()) return;
+
       if (fs::exists(dest)) fs::remove_all(dest);
       Status again = PullTo(dest);
-      EXPECT_TRUE(again.ok()) << "the pull after the fault: " << again.error().ToString();
-      if (!again.ok()) return;
+      ASSERT_TRUE(again.ok()) << "the pull after the fault: " << again.error().ToString();
       if (bytes_downloaded_ < all_bytes) ++resumed;
       valid(dest);
-      EXPECT_EQ(Leftovers(fs::path(dest).parent_path(), {name}), std::vector<std::string>{});
+      EXPECT_EQ(Leftovers(dir, {name}), std::vector<std::string>{});
     };
-    uint64_t ops = EveryFault(
-        [&](const std::string& dest) -> Status {
-          auto r = Pull(dest);
-          if (!r.ok()) return std::move(r).error();
-          return Ok();
-        },
-        valid, name, opt);
+    uint64_t ops = ForEveryFault(run, judge, /*real_syncs=*/false);
     // A folder pull resumes from what the failed one kept; a .tar starts over.
     if (!tar) {
       EXPECT_GT(resumed, 0u);

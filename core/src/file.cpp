@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <openssl/crypto.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -41,11 +42,17 @@ Status WriteAllAt(int fd, const uint8_t* p, uint64_t n, uint64_t at, const std::
 class PosixWritableFile final : public WritableFile {
  public:
   // `size`: bytes already in the file (a reopened one); appends continue after them.
-  PosixWritableFile(std::string path, int fd, bool write_behind, uint64_t size = 0)
-      : path_(std::move(path)), fd_(fd), append_at_(size), end_(size) {
-    if (write_behind) wb_.emplace(fd);
+  PosixWritableFile(std::string path, int fd, const WritableFileOptions& options,
+                    uint64_t size = 0)
+      : path_(std::move(path)),
+        fd_(fd),
+        append_at_(size),
+        end_(size),
+        secret_(options.mode != 0 && (options.mode & 077) == 0) {
+    if (options.write_behind) wb_.emplace(fd);
   }
   ~PosixWritableFile() override {
+    Wipe();
     if (fd_ >= 0) ::close(fd_);
   }
   Status Append(Bytes data) override {
@@ -112,8 +119,13 @@ class PosixWritableFile final : public WritableFile {
     if (buf_.empty()) return Ok();
     Status s = Write(append_at_, Bytes(buf_.data(), buf_.size()));
     append_at_ += buf_.size();
+    Wipe();
     buf_.clear();
     return s;
+  }
+  // A secret file's bytes (a private key) do not linger in freed memory.
+  void Wipe() {
+    if (secret_ && !buf_.empty()) OPENSSL_cleanse(buf_.data(), buf_.size());
   }
   Status Write(uint64_t at, Bytes data) {
     WG_TRY(WriteAllAt(fd_, data.data(), data.size(), at, path_));
@@ -125,6 +137,7 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
   uint64_t append_at_;  // where the buffered bytes go
   uint64_t end_;        // largest end written so far
+  bool secret_;
   std::vector<uint8_t> buf_;
   std::optional<internal::WriteBehind> wb_;
 };
@@ -141,7 +154,7 @@ class PosixFileSystem final : public FileSystem {
       ::unlink(path.c_str());
       return e;
     }
-    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, options.write_behind));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, options));
   }
   Result<std::unique_ptr<WritableFile>> ReopenWritableFile(
       const std::string& path, const WritableFileOptions& options) override {
@@ -160,7 +173,7 @@ class PosixFileSystem final : public FileSystem {
       return std::move(checked).error();
     }
     return std::unique_ptr<WritableFile>(
-        new PosixWritableFile(path, fd, options.write_behind, static_cast<uint64_t>(st.st_size)));
+        new PosixWritableFile(path, fd, options, static_cast<uint64_t>(st.st_size)));
   }
   Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return Error::FromErrno("rename to " + to, from);
@@ -232,14 +245,15 @@ AtomicFile::AtomicFile(FileSystem& fs, std::string final_path, std::string temp_
       file_(std::move(file)) {}
 
 Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& final_path,
-                                                       FileSystem& fs) {
+                                                       FileSystem& fs,
+                                                       const WritableFileOptions& options) {
   std::filesystem::path p(final_path);
   if (p.filename().empty()) return Error::Usage("output path names a directory").File(final_path);
   std::random_device rd;
   char suffix[32];
   std::snprintf(suffix, sizeof suffix, ".wg-tmp-%d-%08x", static_cast<int>(::getpid()), rd());
   std::string temp = (p.parent_path() / ("." + p.filename().string() + suffix)).string();
-  WG_ASSIGN_OR_RETURN(auto file, fs.NewWritableFile(temp));
+  WG_ASSIGN_OR_RETURN(auto file, fs.NewWritableFile(temp, options));
   return std::unique_ptr<AtomicFile>(new AtomicFile(fs, final_path, temp, std::move(file)));
 }
 
@@ -269,9 +283,18 @@ Status AtomicFile::AppendZeros(uint64_t n) {
 }
 
 Status AtomicFile::Commit() {
+  return CommitWith(true);
+}
+
+Status AtomicFile::CommitNoReplace() {
+  return CommitWith(false);
+}
+
+Status AtomicFile::CommitWith(bool replace) {
   WG_TRY(file_->Sync());
   WG_TRY(file_->Close());
-  WG_TRY(fs_.Rename(temp_path_, final_path_));
+  WG_TRY(replace ? fs_.Rename(temp_path_, final_path_)
+                 : fs_.RenameNoReplace(temp_path_, final_path_));
   committed_ = true;
   return fs_.SyncDir(ParentDir(final_path_));
 }
@@ -347,6 +370,36 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {
         .Expected("at most " + std::to_string(max_bytes) + " bytes")
         .Found(std::to_string(mf->size()) + " bytes");
   return std::string(reinterpret_cast<const char*>(mf->bytes().data()), mf->size());
+}
+
+Status WriteKeyFiles(const std::string& name, std::string& private_pem, std::string_view public_pem,
+                     FileSystem& fs) {
+  struct WipeOnExit {
+    std::string& s;
+    ~WipeOnExit() { OPENSSL_cleanse(s.data(), s.size()); }
+  } wipe{private_pem};
+  const std::string key_path = name + ".key", pub_path = name + ".pub";
+  for (const auto& p : {key_path, pub_path}) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(p, ec)))
+      return Error::Usage("refusing to overwrite an existing key file").File(p);
+  }
+  WG_ASSIGN_OR_RETURN(auto key, AtomicFile::Create(key_path, fs, {0600, false}));
+  WG_TRY(key->Append(private_pem));
+  Status s = key->CommitNoReplace();
+  if (s.ok()) {
+    auto pub = AtomicFile::Create(pub_path, fs);
+    if (!pub.ok()) {
+      s = std::move(pub).error();
+    } else {
+      s = (*pub)->Append(public_pem);
+      if (s.ok()) s = (*pub)->CommitNoReplace();
+      if (!s.ok() && (*pub)->committed()) (void)fs.Remove(pub_path);
+    }
+  }
+  // Half a key pair is no key pair: the private key goes if the public one could not follow.
+  if (!s.ok() && key->committed()) (void)fs.Remove(key_path);
+  return s;
 }
 
 Status CreateDirs(const std::string& dir, FileSystem& fs) {

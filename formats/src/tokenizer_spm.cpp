@@ -111,7 +111,7 @@ Result<GgufTokenizer> ReadSentencePieceModel(const std::string& path) {
   t.model = "llama";
   int64_t unk = 0, bos = 1, eos = 2, pad = -1;  // TrainerSpec defaults
   while (!top.done()) {
-    uint32_t field, wire;
+    uint32_t field = 0, wire = 0;
     WG_TRY(top.Key(&field, &wire));
     if (field == 1 && wire == 2) {
       WG_ASSIGN_OR_RETURN(ProtoReader piece, top.Sub());
@@ -119,7 +119,7 @@ Result<GgufTokenizer> ReadSentencePieceModel(const std::string& path) {
       float score = 0;
       uint64_t type = 1;
       while (!piece.done()) {
-        uint32_t f, w;
+        uint32_t f = 0, w = 0;  // set by Key() whenever it succeeds
         WG_TRY(piece.Key(&f, &w));
         if (f == 1 && w == 2) {
           WG_ASSIGN_OR_RETURN(ProtoReader s, piece.Sub());
@@ -159,7 +159,7 @@ Result<GgufTokenizer> ReadSentencePieceModel(const std::string& path) {
     } else if (field == 2 && wire == 2) {
       WG_ASSIGN_OR_RETURN(ProtoReader spec, top.Sub());
       while (!spec.done()) {
-        uint32_t f, w;
+        uint32_t f = 0, w = 0;  // set by Key() whenever it succeeds
         WG_TRY(spec.Key(&f, &w));
         if (w == 0 && f >= 40 && f <= 43) {
           WG_ASSIGN_OR_RETURN(uint64_t v, spec.Varint());

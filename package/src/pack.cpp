@@ -128,9 +128,18 @@ Result<PackResult> FinishPackage(oci::LayoutWriter& writer, const oci::Manifest&
 
 namespace {
 
+// A small file of a layout folder: atomic, mode 0644 whatever the umask.
+Status WriteLayoutFile(const std::string& path, std::string_view content) {
+  WG_ASSIGN_OR_RETURN(auto f, AtomicFile::Create(path, FileSystem::Default(), {0644, false}));
+  WG_TRY(f->Append(content));
+  return f->Commit();
+}
+
 // Stores a small blob in a layout folder (atomically; an existing blob is the same bytes).
+// `created` collects the blobs this call added, for removal if the attach fails.
 Result<oci::Descriptor> PutFolderBlob(const std::string& package, std::string_view content,
-                                      std::string_view media_type) {
+                                      std::string_view media_type,
+                                      std::vector<std::string>* created) {
   oci::Descriptor d;
   d.media_type = std::string(media_type);
   d.digest = HashBytes(HashAlgo::kSha256,
@@ -140,8 +149,8 @@ Result<oci::Descriptor> PutFolderBlob(const std::string& package, std::string_vi
   std::string path = (fs::path(package) / "blobs" / "sha256" / d.digest.substr(7)).string();
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
-    WG_TRY(WriteFileAtomically(path, content));
-    if (::chmod(path.c_str(), 0644) != 0) return Error::FromErrno("chmod", path);
+    created->push_back(path);
+    WG_TRY(WriteLayoutFile(path, content));
   }
   return d;
 }
@@ -149,32 +158,50 @@ Result<oci::Descriptor> PutFolderBlob(const std::string& package, std::string_vi
 // A layout folder gains the layer in place: the new blob and manifest are written beside the
 // others and index.json is replaced atomically, so readers see the old package or the new one,
 // and the model blobs are neither copied nor read again. Blobs only the old manifest used
-// are removed afterwards.
+// are removed afterwards; blobs this attach added are removed if it fails before index.json
+// changed, so a failed attach leaves the folder as it was.
 Result<oci::Descriptor> AttachInFolder(const std::string& package, oci::Manifest m,
                                        std::vector<oci::Descriptor> keep,
                                        const oci::Descriptor& old_md, const ExtraLayer& layer) {
+  FileSystem& fsys = FileSystem::Default();
+  std::vector<std::string> created;
+  bool index_replaced = false;
+  struct Undo {
+    FileSystem& fsys;
+    const std::vector<std::string>& created;
+    const bool& done;
+    ~Undo() {
+      if (!done)
+        for (const auto& p : created) (void)fsys.Remove(p);
+    }
+  } undo{fsys, created, index_replaced};
   std::vector<oci::Descriptor> old_layers = m.layers;
-  WG_ASSIGN_OR_RETURN(auto d, PutFolderBlob(package, layer.content, layer.media_type));
+  WG_ASSIGN_OR_RETURN(auto d, PutFolderBlob(package, layer.content, layer.media_type, &created));
   if (!layer.title.empty()) d.annotations[std::string(oci::kAnnotationTitle)] = layer.title;
   keep.push_back(d);
   m.layers = std::move(keep);
-  WG_ASSIGN_OR_RETURN(auto md, PutFolderBlob(package, m.Serialize(), oci::kOciManifest));
+  WG_ASSIGN_OR_RETURN(auto md, PutFolderBlob(package, m.Serialize(), oci::kOciManifest, &created));
   md.artifact_type = m.artifact_type;
   std::string tag = old_md.Annotation(oci::kAnnotationRefName);
   if (!tag.empty()) md.annotations[std::string(oci::kAnnotationRefName)] = tag;
   oci::Index index;
   index.manifests.push_back(md);
-  WG_TRY(WriteFileAtomically((fs::path(package) / oci::kIndexFile).string(), index.Serialize()));
-  (void)::chmod((fs::path(package) / oci::kIndexFile).c_str(), 0644);
+  // The new blobs are durable before index.json names them.
+  WG_TRY(fsys.SyncDir((fs::path(package) / "blobs" / "sha256").string()));
+  auto index_file =
+      AtomicFile::Create((fs::path(package) / oci::kIndexFile).string(), fsys, {0644, false});
+  if (!index_file.ok()) return std::move(index_file).error();
+  WG_TRY((*index_file)->Append(index.Serialize()));
+  Status committed = (*index_file)->Commit();
+  index_replaced = (*index_file)->committed();
+  WG_TRY(committed);
   std::set<std::string> live = {md.digest, m.config.digest};
   for (const auto& l : m.layers) live.insert(l.digest);
   std::vector<std::string> stale = {old_md.digest};
   for (const auto& l : old_layers) stale.push_back(l.digest);
-  for (const auto& s : stale) {
-    std::error_code ec;
+  for (const auto& s : stale)
     if (!live.count(s) && oci::ValidateDigest(s).ok())
-      fs::remove(fs::path(package) / "blobs" / "sha256" / s.substr(7), ec);
-  }
+      (void)fsys.Remove((fs::path(package) / "blobs" / "sha256" / s.substr(7)).string());
   return md;
 }
 

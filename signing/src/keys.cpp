@@ -378,44 +378,8 @@ Result<std::string> ReadPassphraseFile(const std::string& path) {
 
 Status WriteKeyPair(const EcKey& key, const std::string& name,
                     const std::optional<std::string>& passphrase) {
-  namespace fs = std::filesystem;
-  std::string key_path = name + ".key", pub_path = name + ".pub";
-  for (const auto& p : {key_path, pub_path}) {
-    std::error_code ec;
-    if (fs::exists(fs::symlink_status(p, ec)))
-      return Error::Usage("refusing to overwrite an existing key file").File(p);
-  }
   WG_ASSIGN_OR_RETURN(std::string pem, key.PrivatePem(passphrase));
-  // The private key never exists with looser permissions: create it 0600 under a temporary
-  // name, fsync, then link() it into place (which also refuses to replace a file).
-  std::string tmp = key_path + ".wg-tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::FromErrno("cannot create", tmp);
-  size_t done = 0;
-  while (done < pem.size()) {
-    ssize_t n = ::write(fd, pem.data() + done, pem.size() - done);
-    if (n <= 0) {
-      Error e = Error::FromErrno("write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    Error e = Error::FromErrno("fsync", tmp);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  if (::link(tmp.c_str(), key_path.c_str()) != 0) {
-    Error e = Error::FromErrno("cannot create", key_path);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  ::unlink(tmp.c_str());
-  Status s = WriteFileAtomically(pub_path, key.PublicPem());
-  if (!s.ok()) ::unlink(key_path.c_str());
-  return s;
+  return WriteKeyFiles(name, pem, key.PublicPem());
 }
 
 }  // namespace wg::signing

@@ -226,30 +226,8 @@ std::string RecipientKey::Fingerprint() const {
 
 Status WriteRecipientKeyPair(const RecipientKey& key, const std::string& name,
                              const std::optional<std::string>& passphrase) {
-  namespace fs = std::filesystem;
-  std::string key_path = name + ".key", pub_path = name + ".pub";
-  for (const auto& p : {key_path, pub_path}) {
-    std::error_code ec;
-    if (fs::exists(fs::symlink_status(p, ec)))
-      return Error::Usage("refusing to overwrite an existing key file").File(p);
-  }
   WG_ASSIGN_OR_RETURN(std::string pem, key.PrivatePem(passphrase));
-  // Created 0600 with O_EXCL, so the private key never exists with looser permissions.
-  std::string tmp = key_path + ".wg-tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::FromErrno("cannot create", tmp);
-  bool ok = ::write(fd, pem.data(), pem.size()) == ssize_t(pem.size()) && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  OPENSSL_cleanse(pem.data(), pem.size());
-  if (!ok || ::link(tmp.c_str(), key_path.c_str()) != 0) {
-    Error e = Error::FromErrno("cannot write", key_path);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  ::unlink(tmp.c_str());
-  Status s = WriteFileAtomically(pub_path, key.PublicPem());
-  if (!s.ok()) ::unlink(key_path.c_str());
-  return s;
+  return WriteKeyFiles(name, pem, key.PublicPem());
 }
 
 Result<WrappedKey> WrapContentKey(const Key256& content_key, const RecipientKey& recipient,

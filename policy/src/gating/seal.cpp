@@ -61,6 +61,21 @@ Result<Key256> PublisherContentKey(const Gating& g, const signing::EcKey& publis
   return UnwrapContentKey(g.publisher_key, pk, g.policy_digest);
 }
 
+// The policy travels with the release byte for byte.
+Status CopySmallFile(const std::string& from, const std::string& to) {
+  WG_ASSIGN_OR_RETURN(std::string bytes, ReadSmallFile(from));
+  return WriteFileAtomically(to, bytes);
+}
+
+// The finished folder appears whole, never over something that appeared meanwhile.
+Status MoveFolderIntoPlace(const std::string& tmp, const std::string& out_dir) {
+  FileSystem& fsys = FileSystem::Default();
+  WG_TRY(fsys.SyncDir(tmp));
+  WG_TRY(fsys.RenameNoReplace(tmp, out_dir));
+  std::string parent = fs::path(out_dir).parent_path().string();
+  return fsys.SyncDir(parent.empty() ? "." : parent);
+}
+
 }  // namespace
 
 Result<Gating> ReadGating(const std::string& dir) {
@@ -137,16 +152,16 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file,
   Key256 payload = DerivePayloadKey(content_key, g.policy_digest);
 
   // Build in a temporary sibling folder, then rename: all or nothing.
+  FileSystem& fsys = FileSystem::Default();
   std::string tmp = out_dir + ".wg-tmp";
-  fs::remove_all(tmp, ec);
+  (void)fsys.RemoveAll(tmp);
   auto cleanup = [&] {
     OPENSSL_cleanse(content_key.data(), content_key.size());
     OPENSSL_cleanse(payload.data(), payload.size());
-    fs::remove_all(tmp, ec);
+    (void)fsys.RemoveAll(tmp);
   };
   auto run = [&]() -> Status {
-    fs::create_directories(fs::path(tmp) / "grants", ec);
-    if (ec) return Error::Io("cannot create folder: " + ec.message()).File(tmp);
+    WG_TRY(CreateDirs(tmp + "/grants", fsys));
     WG_ASSIGN_OR_RETURN(RecipientKey pk, PublisherAsRecipient(publisher));
     WG_ASSIGN_OR_RETURN(g.publisher_key, WrapContentKey(content_key, pk, g.policy_digest));
     std::vector<fs::path> files;
@@ -156,7 +171,7 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file,
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
       std::string rel = fs::relative(f, model_dir).string();
-      fs::create_directories((fs::path(tmp) / rel).parent_path(), ec);
+      WG_TRY(CreateDirs((fs::path(tmp) / rel).parent_path().string(), fsys));
       WG_ASSIGN_OR_RETURN(auto src, MappedFile::Open(f.string()));
       WG_ASSIGN_OR_RETURN(auto dst,
                           AtomicFile::Create((fs::path(tmp) / (rel + ".wgenc")).string()));
@@ -165,8 +180,7 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file,
       WG_TRY(dst->Commit());
       g.files.push_back({rel, src->size(), HashBytes(HashAlgo::kSha256, src->bytes()).Hex()});
     }
-    fs::copy_file(policy_file, fs::path(tmp) / kPolicyFile, ec);
-    if (ec) return Error::Io("cannot copy policy: " + ec.message()).File(policy_file);
+    WG_TRY(CopySmallFile(policy_file, (fs::path(tmp) / kPolicyFile).string()));
     WG_TRY(WriteFileAtomically((fs::path(tmp) / kGatingFile).string(), GatingJson(g)));
     for (size_t i = 0; i < recipients.size(); ++i) {
       WG_ASSIGN_OR_RETURN(Grant gr, IssueGrant(content_key, recipients[i], g.policy_digest,
@@ -174,9 +188,7 @@ Status SealFolder(const std::string& model_dir, const std::string& policy_file,
       std::string name = fs::path(opt.recipient_pubs[i]).stem().string() + ".grant";
       WG_TRY(WriteFileAtomically((fs::path(tmp) / "grants" / name).string(), GrantToJson(gr)));
     }
-    fs::rename(tmp, out_dir, ec);
-    if (ec) return Error::Io("cannot rename into place: " + ec.message()).File(out_dir);
-    return Ok();
+    return MoveFolderIntoPlace(tmp, out_dir);
   };
   Status s = run();
   cleanup();
@@ -230,12 +242,13 @@ Status UnsealFolder(const std::string& sealed_dir, const std::string& out_dir,
   Key256 payload = DerivePayloadKey(ck, g.policy_digest);
   OPENSSL_cleanse(ck.data(), ck.size());
 
+  FileSystem& fsys = FileSystem::Default();
   std::string tmp = out_dir + ".wg-tmp";
-  fs::remove_all(tmp, ec);
+  (void)fsys.RemoveAll(tmp);
   auto run = [&]() -> Status {
+    WG_TRY(fsys.CreateDir(tmp));
     for (const auto& f : g.files) {
-      fs::create_directories((fs::path(tmp) / f.path).parent_path(), ec);
-      if (ec) return Error::Io("cannot create folder: " + ec.message()).File(tmp);
+      WG_TRY(CreateDirs((fs::path(tmp) / f.path).parent_path().string(), fsys));
       std::string enc = (fs::path(sealed_dir) / (f.path + ".wgenc")).string();
       WG_ASSIGN_OR_RETURN(auto src, MappedFile::Open(enc));
       WG_ASSIGN_OR_RETURN(auto dst, AtomicFile::Create((fs::path(tmp) / f.path).string()));
@@ -253,14 +266,12 @@ Status UnsealFolder(const std::string& sealed_dir, const std::string& out_dir,
             .Expected(f.sha256)
             .Found(d.Hex());
     }
-    fs::copy_file(policy_path, fs::path(tmp) / kPolicyFile, ec);
-    fs::rename(tmp, out_dir, ec);
-    if (ec) return Error::Io("cannot rename into place: " + ec.message()).File(out_dir);
-    return Ok();
+    WG_TRY(CopySmallFile(policy_path, (fs::path(tmp) / kPolicyFile).string()));
+    return MoveFolderIntoPlace(tmp, out_dir);
   };
   Status s = run();
   OPENSSL_cleanse(payload.data(), payload.size());
-  if (!s.ok()) fs::remove_all(tmp, ec);  // no plaintext left behind
+  if (!s.ok()) (void)fsys.RemoveAll(tmp);  // no plaintext left behind
   return s;
 }
 

@@ -124,8 +124,11 @@ Status CreateDirs(const std::string& dir, FileSystem& fs = FileSystem::Default()
 // Destroying an uncommitted AtomicFile removes the temporary file.
 class AtomicFile {
  public:
+  // `options.mode` 0600 makes a secret file (a private key): the temporary is created
+  // with those bits, so the bytes never exist with looser permissions.
   static Result<std::unique_ptr<AtomicFile>> Create(const std::string& final_path,
-                                                    FileSystem& fs = FileSystem::Default());
+                                                    FileSystem& fs = FileSystem::Default(),
+                                                    const WritableFileOptions& options = {});
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -135,11 +138,17 @@ class AtomicFile {
   Status AppendZeros(uint64_t n);
   uint64_t Size() const { return file_->Size(); }
   const std::string& path() const { return final_path_; }
+  // Replaces whatever is at the final path.
   Status Commit();
+  // Fails, leaving what is there untouched, if anything appeared at the final path.
+  Status CommitNoReplace();
+  // The file is at its final path (Commit can fail after that, syncing the folder).
+  bool committed() const { return committed_; }
 
  private:
   AtomicFile(FileSystem& fs, std::string final_path, std::string temp_path,
              std::unique_ptr<WritableFile> file);
+  Status CommitWith(bool replace);
   FileSystem& fs_;
   std::string final_path_;
   std::string temp_path_;
@@ -177,5 +186,10 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes = 
 // Writes a small file atomically.
 Status WriteFileAtomically(const std::string& path, std::string_view content,
                            FileSystem& fs = FileSystem::Default());
+
+// Writes NAME.key (mode 0600, from `private_pem`, which is wiped afterwards) and NAME.pub:
+// both or neither, and never over an existing file.
+Status WriteKeyFiles(const std::string& name, std::string& private_pem, std::string_view public_pem,
+                     FileSystem& fs = FileSystem::Default());
 
 }  // namespace wg
