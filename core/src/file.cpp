@@ -42,8 +42,7 @@ Status WriteAllAt(int fd, const uint8_t* p, uint64_t n, uint64_t at, const std::
 class PosixWritableFile final : public WritableFile {
  public:
   // `size`: bytes already in the file (a reopened one); appends continue after them.
-  PosixWritableFile(std::string path, int fd, const WritableFileOptions& options,
-                    uint64_t size = 0)
+  PosixWritableFile(std::string path, int fd, const WritableFileOptions& options, uint64_t size = 0)
       : path_(std::move(path)),
         fd_(fd),
         append_at_(size),
