@@ -3,7 +3,8 @@
 // convert (a GGUF, a safetensors file, a Hugging Face folder) and sign is failed in turn,
 // with ENOSPC, a short write and EIO. Afterwards the destination must either not exist,
 // or be complete and valid (byte-identical to a clean run), and no temporary file or
-// folder may be left beside it.
+// folder may be left beside it. Pull (from a loopback registry, to a folder and to a .tar)
+// is failed the same way, and a second pull must then resume and finish.
 //
 // A process killed outright (SIGKILL) is covered by kill_test.cpp.
 #include <gtest/gtest.h>
@@ -12,12 +13,14 @@
 #include <map>
 
 #include "support/faulty_file_system.h"
+#include "support/registry_server.h"
 #include "support/test_util.h"
 #include "weightgate/formats/convert.h"
 #include "weightgate/formats/gguf.h"
 #include "weightgate/formats/llama2c.h"
 #include "weightgate/formats/safetensors.h"
 #include "weightgate/package/package.h"
+#include "weightgate/package/registry_transfer.h"
 #include "weightgate/policy/recipients.h"
 #include "weightgate/policy/seal.h"
 #include "weightgate/signing/keys.h"
@@ -63,12 +66,16 @@ std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
 
 // Runs `run(dir)` in a fresh folder once per operation index and fault, failing that
 // operation, then `judge(dir, status)`. Returns the number of operations of a clean run.
+// real_syncs false: syncs still count and fail when chosen but skip the disk
+// (FaultyFileSystem::SkipRealSyncs), for verbs run hundreds of times with many fsyncs.
 uint64_t ForEveryFault(const std::function<Status(const fs::path&)>& run,
-                       const std::function<void(const fs::path&, const Status&)>& judge) {
+                       const std::function<void(const fs::path&, const Status&)>& judge,
+                       bool real_syncs = true) {
   uint64_t ops = 0;
   {
     test::TempDir dir;
     ScopedFaultyFileSystem counting(UINT64_MAX, Fault::kEnospc);
+    if (!real_syncs) counting.fs().SkipRealSyncs();
     Status s = run(dir.path());
     EXPECT_TRUE(s.ok()) << s.error().ToString();
     ops = counting.fs().operations();
@@ -85,6 +92,7 @@ uint64_t ForEveryFault(const std::function<Status(const fs::path&)>& run,
       bool injected = false;
       {
         ScopedFaultyFileSystem faulty(i, fault);
+        if (!real_syncs) faulty.fs().SkipRealSyncs();
         s = run(dir.path());
         injected = faulty.fs().injected();
       }
@@ -386,6 +394,116 @@ TEST(FaultInjection, SignAPackageInPlaceAtEveryOperation) {
           EXPECT_EQ(Leftovers(dir, {name}), std::vector<std::string>{});
         });
   }
+}
+
+// ---- pull ----
+
+// The release folder packed and pushed to a loopback registry (Debian's docker-registry).
+class PullFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<test::RegistryServer>();
+    if (!server_->ok()) GTEST_SKIP() << "skipping registry test: " << server_->error();
+    const std::string model = MakeReleaseFolder(in_);
+    ASSERT_TRUE(PackTo(model, in_ / "pkg").ok());
+    auto ref = package::ImageReference::Parse(server_->host() + "/fault/model:v1");
+    ASSERT_TRUE(ref.ok()) << ref.error().ToString();
+    ref_ = *ref;
+    auto pushed = package::PushPackage(in_ / "pkg", ref_, Options());
+    ASSERT_TRUE(pushed.ok()) << pushed.error().ToString();
+  }
+  static package::RegistryOptions Options() {
+    package::RegistryOptions o;
+    o.plain_http = true;
+    o.progress = false;
+    o.initial_backoff = std::chrono::milliseconds(10);
+    o.max_backoff = std::chrono::milliseconds(100);
+    return o;
+  }
+  Result<package::PullResult> Pull(const std::string& dest) {
+    return package::PullPackage(ref_, dest, Options());
+  }
+
+  Status PullTo(const std::string& dest) {
+    ScopedFaultyFileSystem no_faults(UINT64_MAX, Fault::kEnospc);
+    no_faults.fs().SkipRealSyncs();
+    auto r = Pull(dest);
+    if (!r.ok()) return std::move(r).error();
+    bytes_downloaded_ = r->stats.bytes_downloaded;
+    return Ok();
+  }
+
+  // Pulls into `name` once per operation and fault (see ForEveryFault). Afterwards the
+  // output is absent or `valid`, and beside it there is nothing but the staging folder a
+  // folder pull keeps after an I/O error, so that the next pull resumes. Then a pull
+  // without faults into the same path (the output removed first where the faulted pull had
+  // finished it) must succeed, pass `valid` and leave no staging behind. Returns the
+  // number of operations of a clean pull.
+  uint64_t EveryPullFault(const std::string& name,
+                          const std::function<void(const std::string&)>& valid) {
+    const bool tar = name.size() > 4 && name.substr(name.size() - 4) == ".tar";
+    test::TempDir clean;
+    EXPECT_TRUE(PullTo(clean / name).ok());
+    const uint64_t all_bytes = bytes_downloaded_;
+    uint64_t resumed = 0;  // second pulls that downloaded less than everything
+    auto run = [&](const fs::path& dir) -> Status {
+      auto r = Pull(dir / name);
+      if (!r.ok()) return std::move(r).error();
+      return Ok();
+    };
+    auto judge = [&](const fs::path& dir, const Status& s) {
+      const std::string dest = dir / name;
+      EXPECT_FALSE(s.ok() && !fs::exists(dest)) << "succeeded without writing";
+      if (fs::exists(dest)) valid(dest);
+      std::vector<std::string> may_stay = {name};
+      if (!tar && !s.ok())
+        may_stay.push_back(fs::path(package::PullStagingPath(dest)).filename().string());
+      EXPECT_EQ(Leftovers(dir, may_stay), std::vector<std::string>{});
+      if (::testing::Test::HasFailure()) return;
+
+      if (fs::exists(dest)) fs::remove_all(dest);
+      Status again = PullTo(dest);
+      ASSERT_TRUE(again.ok()) << "the pull after the fault: " << again.error().ToString();
+      if (bytes_downloaded_ < all_bytes) ++resumed;
+      valid(dest);
+      EXPECT_EQ(Leftovers(dir, {name}), std::vector<std::string>{});
+    };
+    uint64_t ops = ForEveryFault(run, judge, /*real_syncs=*/false);
+    // A folder pull resumes from what the failed one kept; a .tar starts over.
+    if (!tar) {
+      EXPECT_GT(resumed, 0u);
+    }
+    RecordProperty("resumed", static_cast<int>(resumed));
+    return ops;
+  }
+
+  test::TempDir in_;
+  std::unique_ptr<test::RegistryServer> server_;
+  package::ImageReference ref_;
+  uint64_t bytes_downloaded_ = 0;  // by the last PullTo
+};
+
+TEST_F(PullFaultTest, PullToAFolderAtEveryOperation) {
+  test::TempDir ref;
+  auto clean = Pull(ref / "ref");
+  ASSERT_TRUE(clean.ok()) << clean.error().ToString();
+  const auto want = Tree(ref / "ref");
+  ASSERT_GE(want.size(), 5u);
+  uint64_t ops = EveryPullFault("out", [&](const std::string& dest) {
+    EXPECT_TRUE(Tree(dest) == want) << "a partial pulled folder";
+  });
+  RecordProperty("operations", static_cast<int>(ops));
+}
+
+TEST_F(PullFaultTest, PullToATarAtEveryOperation) {
+  test::TempDir ref;
+  auto clean = Pull(ref / "ref.tar");
+  ASSERT_TRUE(clean.ok()) << clean.error().ToString();
+  const std::vector<uint8_t> want = test::ReadAll(ref / "ref.tar");
+  uint64_t ops = EveryPullFault("out.tar", [&](const std::string& dest) {
+    EXPECT_TRUE(test::ReadAll(dest) == want) << "a partial pulled .tar";
+  });
+  RecordProperty("operations", static_cast<int>(ops));
 }
 
 }  // namespace

@@ -41,8 +41,13 @@ Status WriteAllAt(int fd, const uint8_t* p, uint64_t n, uint64_t at, const std::
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, const WritableFileOptions& options)
-      : path_(std::move(path)), fd_(fd), secret_(options.mode != 0 && (options.mode & 077) == 0) {
+  // `size`: bytes already in the file (a reopened one); appends continue after them.
+  PosixWritableFile(std::string path, int fd, const WritableFileOptions& options, uint64_t size = 0)
+      : path_(std::move(path)),
+        fd_(fd),
+        append_at_(size),
+        end_(size),
+        secret_(options.mode != 0 && (options.mode & 077) == 0) {
     if (options.write_behind) wb_.emplace(fd);
   }
   ~PosixWritableFile() override {
@@ -129,8 +134,8 @@ class PosixWritableFile final : public WritableFile {
   }
   std::string path_;
   int fd_;
-  uint64_t append_at_ = 0;  // where the buffered bytes go
-  uint64_t end_ = 0;        // largest end written so far
+  uint64_t append_at_;  // where the buffered bytes go
+  uint64_t end_;        // largest end written so far
   bool secret_;
   std::vector<uint8_t> buf_;
   std::optional<internal::WriteBehind> wb_;
@@ -149,6 +154,25 @@ class PosixFileSystem final : public FileSystem {
       return e;
     }
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, options));
+  }
+  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(
+      const std::string& path, const WritableFileOptions& options) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return Error::FromErrno("cannot open file to continue it", path);
+    struct stat st {};
+    Status checked = Ok();
+    if (::fstat(fd, &st) != 0)
+      checked = Error::FromErrno("stat", path);
+    else if (!S_ISREG(st.st_mode))
+      checked = Error::Io("not a regular file").File(path);
+    else if (options.mode != 0 && ::fchmod(fd, options.mode) != 0)
+      checked = Error::FromErrno("chmod", path);
+    if (!checked.ok()) {
+      ::close(fd);
+      return std::move(checked).error();
+    }
+    return std::unique_ptr<WritableFile>(
+        new PosixWritableFile(path, fd, options, static_cast<uint64_t>(st.st_size)));
   }
   Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) return Error::FromErrno("rename to " + to, from);

@@ -12,9 +12,11 @@
 
 #include "http_client.h"
 #include "registry_auth.h"
+#include "weightgate/core/file.h"
 #include "weightgate/core/hash.h"
 #include "weightgate/core/progress.h"
 #include "weightgate/package/registry.h"
+#include "write_batcher.h"
 
 namespace wg::package {
 namespace {
@@ -71,6 +73,17 @@ Error HttpError(const std::string& what, const std::string& url, const HttpRespo
       .Found("HTTP " + std::to_string(r.status));
 }
 
+// Hashes what an interrupted pull left, a window at a time, so RSS stays flat.
+void HashMapped(const MappedFile& map, Hasher& hasher) {
+  constexpr uint64_t kWindow = 64 << 20;
+  for (uint64_t at = 0; at < map.size(); at += kWindow) {
+    uint64_t n = std::min(kWindow, map.size() - at);
+    map.WillNeed(at, n);
+    hasher.Update(map.bytes().subspan(at, n));
+    map.Release(at, n);
+  }
+}
+
 class FdCloser {
  public:
   explicit FdCloser(int fd) : fd_(fd) {}
@@ -78,11 +91,6 @@ class FdCloser {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
 
  private:
   int fd_;
@@ -477,34 +485,43 @@ class RegistryClientImpl final : public RegistryClient {
 Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& digest,
                                     int64_t expected_size, const std::string& dest) {
   WG_TRY(CheckDigest(digest));
+  FileSystem& fsys = FileSystem::Default();
   std::string part = dest + ".part";
   // A blob an interrupted pull already finished is kept if it still verifies.
-  if (::access(dest.c_str(), F_OK) == 0) {
-    if (::rename(dest.c_str(), part.c_str()) != 0) return Error::FromErrno("rename", dest);
-  }
-  int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Error::FromErrno("open", part);
-  FdCloser closer(fd);
+  if (::access(dest.c_str(), F_OK) == 0) WG_TRY(fsys.Rename(dest, part));
+  WG_ASSIGN_OR_RETURN(auto file, fsys.ReopenWritableFile(part));
   auto hasher = Hasher::Create(HashAlgo::kSha256);
-  uint64_t pos = 0;
+  uint64_t pos = 0;      // bytes received and hashed
+  uint64_t on_disk = 0;  // of which written to the file; the rest wait in `batch`
+  bool write_failed = false;
+  WriteBatcher batch(
+      [&](Bytes b) -> Status {
+        Status s = file->WriteAt(on_disk, b);
+        if (!s.ok()) {
+          write_failed = true;
+          return s;
+        }
+        on_disk += b.size();
+        return Ok();
+      },
+      expected_size >= 0 ? static_cast<uint64_t>(expected_size) : WriteBatcher::kBatch);
   auto restart = [&]() -> Status {
-    if (::ftruncate(fd, 0) != 0) return Error::FromErrno("truncate", part);
-    if (::lseek(fd, 0, SEEK_SET) < 0) return Error::FromErrno("seek", part);
+    batch.Clear();
+    WG_TRY(file->Truncate(0));
     hasher = Hasher::Create(HashAlgo::kSha256);
-    pos = 0;
+    pos = on_disk = 0;
     return Ok();
   };
+  // Bytes that cannot be right are not kept for a resume.
+  auto discard = [&] {
+    file.reset();
+    (void)fsys.Remove(part);
+  };
   // What an interrupted pull left is hashed again, then continued.
-  {
-    std::vector<uint8_t> buf(1 << 20);
-    for (;;) {
-      ssize_t r = ::read(fd, buf.data(), buf.size());
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return Error::FromErrno("read", part);
-      if (r == 0) break;
-      hasher->Update(Bytes(buf.data(), static_cast<size_t>(r)));
-      pos += static_cast<uint64_t>(r);
-    }
+  if (file->Size() > 0) {
+    WG_ASSIGN_OR_RETURN(auto left, MappedFile::Open(part));
+    HashMapped(*left, *hasher);
+    pos = on_disk = left->size();
   }
   if (expected_size >= 0 && pos > static_cast<uint64_t>(expected_size)) WG_TRY(restart());
   bool complete = expected_size >= 0 && pos == static_cast<uint64_t>(expected_size);
@@ -527,15 +544,7 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
           return Error::Mismatch("registry sent more bytes than the descriptor's size")
               .Field(digest)
               .Expected(std::to_string(expected_size));
-        const uint8_t* p = b.data();
-        size_t n = b.size();
-        while (n > 0) {
-          ssize_t w = ::write(fd, p, n);
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) return Error::FromErrno("write", part);
-          p += w;
-          n -= static_cast<size_t>(w);
-        }
+        WG_TRY(batch.Add(b));
         hasher->Update(b);
         pos += b.size();
         stats_.bytes_downloaded += b.size();
@@ -545,14 +554,19 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
       return Ok();
     });
     if (!sent.ok()) {
-      // Bytes that cannot be right are not kept for a resume; a dropped connection's are.
-      if (sent.error().code() == ErrorCode::kMismatch) ::unlink(part.c_str());
+      if (sent.error().code() == ErrorCode::kMismatch) {
+        discard();
+      } else if (!write_failed) {
+        // A dropped connection: what arrived goes to disk for the next pull to resume.
+        (void)batch.Flush();
+        (void)file->Close();
+      }
       return std::move(sent).error();
     }
     HttpResponse& r = *sent;
     // 416: what we hold is already the whole blob (size unknown up front); verified below.
     if (!(r.status == 200 || r.status == 206 || (r.status == 416 && pos > 0))) {
-      ::unlink(part.c_str());
+      discard();
       if (r.status == 404)
         return Error::Malformed("the manifest names a blob the registry does not have")
             .Field(url)
@@ -566,7 +580,7 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
   Digest got = hasher->Finish();
   if (got.Prefixed() != digest ||
       (expected_size >= 0 && pos != static_cast<uint64_t>(expected_size))) {
-    ::unlink(part.c_str());
+    discard();
     if (got.Prefixed() != digest)
       return Error::Mismatch("pulled blob does not match its digest; deleted")
           .Field(url)
@@ -577,10 +591,10 @@ Status RegistryClientImpl::PullBlob(const std::string& repo, const std::string& 
         .Expected(std::to_string(expected_size))
         .Found(std::to_string(pos));
   }
-  if (::fsync(fd) != 0) return Error::FromErrno("fsync", part);
-  if (::close(closer.release()) != 0) return Error::FromErrno("close", part);
-  if (::rename(part.c_str(), dest.c_str()) != 0) return Error::FromErrno("rename", dest);
-  return Ok();
+  WG_TRY(batch.Flush());
+  WG_TRY(file->Sync());
+  WG_TRY(file->Close());
+  return fsys.Rename(part, dest);
 }
 
 Status RegistryClientImpl::PullBlobStream(const std::string& repo, const std::string& digest,

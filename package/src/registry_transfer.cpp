@@ -1,14 +1,12 @@
 // PushPackage / PullPackage: the package layout on one side, a registry on the other.
 #include "weightgate/package/registry_transfer.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <set>
 
 #include "weightgate/core/file.h"
 #include "weightgate/package/oci_layout.h"
+#include "write_batcher.h"
 
 namespace wg::package {
 namespace {
@@ -22,15 +20,6 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 std::string BlobPath(const std::string& root, const std::string& digest) {
   return (fs::path(root) / "blobs" / "sha256" / digest.substr(7)).string();
-}
-
-Status SyncPath(const std::string& path, bool dir) {
-  int fd = ::open(path.c_str(), (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return Error::FromErrno("open", path);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Error::FromErrno("fsync", path);
-  return Ok();
 }
 
 }  // namespace
@@ -176,8 +165,10 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
     client->BeginProgress("pull " + ref.ToString(), result.blob_bytes);
     for (const auto& d : blobs) {
       WG_ASSIGN_OR_RETURN(auto blob, writer->BeginBlob(d.size, d.media_type, d.digest));
+      WriteBatcher batch([&](Bytes b) { return blob->Write(b); }, d.size);
       WG_TRY(client->PullBlobStream(ref.repository, d.digest, d.size,
-                                    [&](Bytes b) { return blob->Write(b); }));
+                                    [&](Bytes b) { return batch.Add(b); }));
+      WG_TRY(batch.Flush());
       Result<oci::Descriptor> added = blob->Finish();
       if (!added.ok()) return std::move(added).error().Field(ref.repository + "@" + d.digest);
     }
@@ -186,8 +177,9 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
     (void)added;
     WG_TRY(writer->Commit(index));
   } else {
-    fs::create_directories(fs::path(staging) / "blobs" / "sha256", ec);
-    if (ec) return Error::Io("cannot create the staging folder: " + ec.message()).File(staging);
+    FileSystem& fsys = FileSystem::Default();
+    const std::string blob_dir = (fs::path(staging) / "blobs" / "sha256").string();
+    WG_TRY(CreateDirs(blob_dir, fsys));
     client->BeginProgress("pull " + ref.ToString(), result.blob_bytes);
     for (const auto& d : blobs)
       WG_TRY(client->PullBlob(ref.repository, d.digest, static_cast<int64_t>(d.size),
@@ -195,21 +187,24 @@ Result<PullResult> PullInto(const ImageReference& ref, const std::string& out_pa
     client->EndProgress();
     // Leftovers of an earlier, different pull into the same output do not belong here.
     seen.insert(fetched.digest);
-    for (const auto& e : fs::directory_iterator(fs::path(staging) / "blobs" / "sha256", ec))
-      if (!seen.count("sha256:" + e.path().filename().string())) fs::remove_all(e.path(), ec);
+    std::vector<std::string> leftovers;
+    for (const auto& e : fs::directory_iterator(blob_dir, ec))
+      if (!seen.count("sha256:" + e.path().filename().string()))
+        leftovers.push_back(e.path().string());
+    for (const auto& p : leftovers) WG_TRY(fsys.RemoveAll(p));
     WG_TRY(WriteFileAtomically(BlobPath(staging, fetched.digest), fetched.bytes));
     WG_TRY(WriteFileAtomically((fs::path(staging) / oci::kOciLayoutFile).string(),
                                oci::kOciLayoutContent));
     WG_TRY(WriteFileAtomically((fs::path(staging) / oci::kIndexFile).string(), index.Serialize()));
-    WG_TRY(SyncPath((fs::path(staging) / "blobs" / "sha256").string(), true));
-    WG_TRY(SyncPath(staging, true));
-    if (fs::exists(fs::symlink_status(out_path, ec)))
-      return Error::Usage("output appeared while pulling; staging kept")
-          .File(out_path)
-          .Found(staging);
-    if (::rename(staging.c_str(), out_path.c_str()) != 0)
-      return Error::FromErrno("rename", out_path);
-    WG_TRY(SyncPath(fs::path(fs::absolute(out_path)).parent_path().string(), true));
+    WG_TRY(fsys.SyncDir(blob_dir));
+    WG_TRY(fsys.SyncDir((fs::path(staging) / "blobs").string()));
+    WG_TRY(fsys.SyncDir(staging));
+    // Never over anything that appeared meanwhile, not even an empty folder.
+    Status moved = fsys.RenameNoReplace(staging, out_path);
+    if (!moved.ok() && fs::exists(fs::symlink_status(out_path, ec)))
+      return Error::Io("output appeared while pulling; staging kept").File(out_path).Found(staging);
+    WG_TRY(moved);
+    WG_TRY(fsys.SyncDir(fs::path(fs::absolute(out_path)).parent_path().string()));
   }
   result.manifest_digest = fetched.digest;
   result.stats = client->stats();
@@ -227,7 +222,7 @@ Result<PullResult> PullPackage(const ImageReference& ref, const std::string& out
   auto r = PullInto(ref, out_path, staging, options);
   // A transfer that failed (network, disk) keeps its staging folder so the next pull resumes;
   // content that is wrong (digest, malformed manifest, missing blob) is not worth keeping.
-  if (!r.ok() && r.error().code() != ErrorCode::kIo) fs::remove_all(staging, ec);
+  if (!r.ok() && r.error().code() != ErrorCode::kIo) (void)FileSystem::Default().RemoveAll(staging);
   return r;
 }
 

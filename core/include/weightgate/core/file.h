@@ -64,6 +64,11 @@ class FileSystem {
   // Creates a new file; fails if anything (a symbolic link included) is at `path`.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(
       const std::string& path, const WritableFileOptions& options = {}) = 0;
+  // Opens a regular file to continue it (creating it empty if absent), keeping its bytes:
+  // Size() starts at its current size and appends continue from there (a download that
+  // resumes where an interrupted one stopped). A symbolic link at `path` is refused.
+  virtual Result<std::unique_ptr<WritableFile>> ReopenWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) = 0;
   // Renames, replacing a file at `to`.
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // Renames; fails if anything is at `to` (two writers never overwrite each other).
@@ -88,6 +93,10 @@ class FileSystemWrapper : public FileSystem {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(
       const std::string& path, const WritableFileOptions& options = {}) override {
     return target_.NewWritableFile(path, options);
+  }
+  Result<std::unique_ptr<WritableFile>> ReopenWritableFile(
+      const std::string& path, const WritableFileOptions& options = {}) override {
+    return target_.ReopenWritableFile(path, options);
   }
   Status Rename(const std::string& from, const std::string& to) override {
     return target_.Rename(from, to);
