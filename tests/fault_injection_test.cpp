@@ -55,15 +55,6 @@ std::string ReadText(const fs::path& p) {
   return std::string(b.begin(), b.end());
 }
 
-// Every regular file under dir, relative path -> bytes.
-std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
-  std::map<std::string, std::vector<uint8_t>> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file())
-      out[fs::relative(e.path(), dir).generic_string()] = test::ReadAll(e.path().string());
-  return out;
-}
-
 // Runs `run(dir)` in a fresh folder once per operation index and fault, failing that
 // operation, then `judge(dir, status)`. Returns the number of operations of a clean run.
 // real_syncs false: syncs still count and fail when chosen but skip the disk
@@ -224,10 +215,10 @@ TEST(FaultInjection, PackToAFolderAtEveryOperation) {
   test::TempDir in, ref;
   const std::string model = MakeReleaseFolder(in);
   ASSERT_TRUE(PackTo(model, ref / "ref").ok());
-  const auto want = Tree(ref / "ref");
+  const auto want = test::ReadTree(ref / "ref");
   EveryFault([&](const std::string& dest) { return PackTo(model, dest); },
              [&](const std::string& dest) {
-               EXPECT_TRUE(Tree(dest) == want) << "a partial package folder";
+               EXPECT_TRUE(test::ReadTree(dest) == want) << "a partial package folder";
              });
 }
 
@@ -235,7 +226,7 @@ TEST(FaultInjection, UnpackAtEveryOperation) {
   test::TempDir in, pkg;
   const std::string model = MakeReleaseFolder(in);
   ASSERT_TRUE(PackTo(model, pkg / "model.tar").ok());
-  const auto want = Tree(model);
+  const auto want = test::ReadTree(model);
   EveryFault(
       [&](const std::string& dest) -> Status {
         package::UnpackOptions o;
@@ -245,7 +236,7 @@ TEST(FaultInjection, UnpackAtEveryOperation) {
         return Ok();
       },
       [&](const std::string& dest) {
-        EXPECT_TRUE(Tree(dest) == want) << "a partial unpacked folder";
+        EXPECT_TRUE(test::ReadTree(dest) == want) << "a partial unpacked folder";
       });
 }
 
@@ -264,10 +255,10 @@ TEST(FaultInjection, ConvertToAHuggingFaceFolderAtEveryOperation) {
   test::TempDir ref;
   Status made = convert(ref / "hf");
   ASSERT_TRUE(made.ok()) << made.error().ToString();
-  const auto want = Tree(ref / "hf");
+  const auto want = test::ReadTree(ref / "hf");
   ASSERT_GE(want.size(), 3u);  // weights, config.json, tokenizer
   EveryFault(convert, [&](const std::string& dest) {
-    EXPECT_TRUE(Tree(dest) == want) << "a partial converted folder";
+    EXPECT_TRUE(test::ReadTree(dest) == want) << "a partial converted folder";
   });
 }
 
@@ -321,7 +312,7 @@ struct GatedRelease {
   }
   // The model's files plus the policy, as unsealing gives them back.
   std::map<std::string, std::vector<uint8_t>> Plain() const {
-    auto t = Tree(model);
+    auto t = test::ReadTree(model);
     t[policy::kPolicyFile] = test::ReadAll(policy_file);
     return t;
   }
@@ -336,7 +327,8 @@ TEST(FaultInjection, SealAtEveryOperation) {
                Status s = policy::UnsealFolder(dest, check / "plain", r.alice,
                                                dest + "/grants/alice.grant", r.now);
                ASSERT_TRUE(s.ok()) << s.error().ToString();
-               EXPECT_TRUE(Tree(check / "plain") == want) << "a sealed folder that lost bytes";
+               EXPECT_TRUE(test::ReadTree(check / "plain") == want)
+                   << "a sealed folder that lost bytes";
              });
 }
 
@@ -351,7 +343,7 @@ TEST(FaultInjection, UnsealAtEveryOperation) {
                                     r.now);
       },
       [&](const std::string& dest) {
-        EXPECT_TRUE(Tree(dest) == want) << "a partial plaintext folder";
+        EXPECT_TRUE(test::ReadTree(dest) == want) << "a partial plaintext folder";
       });
 }
 
@@ -372,7 +364,7 @@ TEST(FaultInjection, SignAPackageInPlaceAtEveryOperation) {
     ASSERT_TRUE(PackTo(model, original).ok());
     auto snapshot = [](const fs::path& p) {
       return fs::is_directory(p)
-                 ? Tree(p)
+                 ? test::ReadTree(p)
                  : std::map<std::string, std::vector<uint8_t>>{{"", test::ReadAll(p.string())}};
     };
     const auto before = snapshot(original);
@@ -487,10 +479,10 @@ TEST_F(PullFaultTest, PullToAFolderAtEveryOperation) {
   test::TempDir ref;
   auto clean = Pull(ref / "ref");
   ASSERT_TRUE(clean.ok()) << clean.error().ToString();
-  const auto want = Tree(ref / "ref");
+  const auto want = test::ReadTree(ref / "ref");
   ASSERT_GE(want.size(), 5u);
   uint64_t ops = EveryPullFault("out", [&](const std::string& dest) {
-    EXPECT_TRUE(Tree(dest) == want) << "a partial pulled folder";
+    EXPECT_TRUE(test::ReadTree(dest) == want) << "a partial pulled folder";
   });
   RecordProperty("operations", static_cast<int>(ops));
 }

@@ -33,15 +33,6 @@ std::string MakeModel(const TempDir& t) {
   return m.string();
 }
 
-// Every regular file under dir, relative path -> bytes.
-std::map<std::string, std::vector<uint8_t>> Tree(const fs::path& dir) {
-  std::map<std::string, std::vector<uint8_t>> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file())
-      out[fs::relative(e.path(), dir).generic_string()] = test::ReadAll(e.path().string());
-  return out;
-}
-
 PackageSpec Spec(const std::string& model) {
   auto s = DetectSpec(model);
   EXPECT_TRUE(s.ok()) << s.error().ToString();
@@ -127,7 +118,7 @@ TEST(Package, PackingTwiceGivesByteIdenticalTarAndFolder) {
   ::unsetenv("SOURCE_DATE_EPOCH");
   std::string d4 = PackTo(model, t / "fb");
   EXPECT_EQ(d3, d1);  // same manifest whether folder or tar
-  EXPECT_EQ(Tree(t.path() / "fa"), Tree(t.path() / "fb"));
+  EXPECT_EQ(test::ReadTree(t.path() / "fa"), test::ReadTree(t.path() / "fb"));
   for (const auto& e : fs::recursive_directory_iterator(t.path() / "fa"))
     if (e.is_regular_file())
       EXPECT_EQ(fs::status(e).permissions() & fs::perms::all,
@@ -135,7 +126,7 @@ TEST(Package, PackingTwiceGivesByteIdenticalTarAndFolder) {
                     fs::perms::others_read)
           << e.path();
   // The folder holds exactly the tar's files.
-  EXPECT_EQ(Tree(t.path() / "fa").size(),
+  EXPECT_EQ(test::ReadTree(t.path() / "fa").size(),
             2u + 8u + 2u);  // oci-layout, index, 8 files, config, manifest
 }
 
@@ -163,7 +154,7 @@ TEST(Package, UnpackRoundTripsEveryFileByteForByte) {
     auto r = Unpack(pkg, o);
     ASSERT_TRUE(r.ok()) << r.error().ToString();
     EXPECT_EQ(r->files, 8u);
-    EXPECT_EQ(Tree(out), Tree(model)) << pkg;
+    EXPECT_EQ(test::ReadTree(out), test::ReadTree(model)) << pkg;
   }
 }
 
@@ -175,7 +166,7 @@ TEST(Package, OnlyExtractsTheRolesAsked) {
   o.output = t / "out";
   o.only = {Role::kWeights, Role::kTokenizer};
   ASSERT_TRUE(Unpack(t / "p.tar", o).ok());
-  auto tree = Tree(t.path() / "out");
+  auto tree = test::ReadTree(t.path() / "out");
   std::vector<std::string> names;
   for (const auto& [k, v] : tree) names.push_back(k);
   EXPECT_EQ(names, (std::vector<std::string>{"stories260K.bin", "tok512.bin", "tok512.model"}));
@@ -196,7 +187,7 @@ TEST(Package, IdenticalFilesShareOneBlob) {
     UnpackOptions o;
     o.output = pkg + ".out";
     ASSERT_TRUE(Unpack(pkg, o).ok());
-    EXPECT_EQ(Tree(o.output), Tree(model));
+    EXPECT_EQ(test::ReadTree(o.output), test::ReadTree(model));
   }
 }
 
@@ -228,7 +219,7 @@ TEST(Package, WeightgateLayersAreAttachedShownAndNotExtracted) {
     UnpackOptions o;
     o.output = pkg + ".out";
     ASSERT_TRUE(Unpack(pkg, o).ok());
-    EXPECT_EQ(Tree(o.output), Tree(model));
+    EXPECT_EQ(test::ReadTree(o.output), test::ReadTree(model));
   }
 }
 

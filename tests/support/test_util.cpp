@@ -12,8 +12,12 @@
 
 namespace wg::test {
 
-std::string TestData(const std::string& rel) { return std::string(WG_TESTDATA_DIR) + "/" + rel; }
-std::string SourcePath(const std::string& rel) { return std::string(WG_SOURCE_DIR) + "/" + rel; }
+std::string TestData(const std::string& rel) {
+  return std::string(WG_TESTDATA_DIR) + "/" + rel;
+}
+std::string SourcePath(const std::string& rel) {
+  return std::string(WG_SOURCE_DIR) + "/" + rel;
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "wg-test-XXXXXX").string();
@@ -29,7 +33,8 @@ TempDir::~TempDir() {
 
 std::vector<uint8_t> ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
 }
 
 void WriteAll(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -96,6 +101,14 @@ std::string CopyStoriesModel(const std::string& dir) {
 
 bool DirIsEmpty(const std::filesystem::path& dir) {
   return std::filesystem::is_empty(dir);
+}
+
+std::map<std::string, std::vector<uint8_t>> ReadTree(const std::filesystem::path& dir) {
+  std::map<std::string, std::vector<uint8_t>> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file())
+      out[std::filesystem::relative(e.path(), dir).generic_string()] = ReadAll(e.path().string());
+  return out;
 }
 
 }  // namespace wg::test

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,8 @@ std::string CopyStoriesModel(const std::string& dir);
 
 // The folder has no entries (used to prove a failed verb left nothing behind).
 bool DirIsEmpty(const std::filesystem::path& dir);
+
+// Every regular file under dir, relative path -> bytes (to compare whole folders).
+std::map<std::string, std::vector<uint8_t>> ReadTree(const std::filesystem::path& dir);
 
 }  // namespace wg::test
