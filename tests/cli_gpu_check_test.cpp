@@ -24,10 +24,7 @@ std::string ModelDir(const TempDir& t) {
   return m.string();
 }
 
-std::string ReadText(const std::string& p) {
-  auto b = test::ReadAll(p);
-  return std::string(b.begin(), b.end());
-}
+using test::ReadText;
 
 nlohmann::json Json(const test::CliResult& r) {
   return nlohmann::json::parse(r.out);

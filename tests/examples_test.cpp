@@ -18,10 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string ReadText(const std::string& path) {
-  auto b = ReadAll(path);
-  return std::string(b.begin(), b.end());
-}
+using test::ReadText;
 
 // KEY=VALUE lines.
 std::map<std::string, std::string> ReadEnvFile(const std::string& path) {

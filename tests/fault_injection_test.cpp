@@ -50,10 +50,7 @@ std::vector<std::string> Leftovers(const fs::path& dir, const std::vector<std::s
   return out;
 }
 
-std::string ReadText(const fs::path& p) {
-  std::vector<uint8_t> b = test::ReadAll(p.string());
-  return std::string(b.begin(), b.end());
-}
+using test::ReadText;
 
 // Runs `run(dir)` in a fresh folder once per operation index and fault, failing that
 // operation, then `judge(dir, status)`. Returns the number of operations of a clean run.

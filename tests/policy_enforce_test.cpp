@@ -28,10 +28,7 @@ using test::SourcePath;
 using test::TempDir;
 using test::WriteText;
 
-std::string ReadText(const std::string& path) {
-  auto b = ReadAll(path);
-  return std::string(b.begin(), b.end());
-}
+using test::ReadText;
 
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

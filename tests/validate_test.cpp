@@ -62,10 +62,6 @@ class ValidateTest : public ::testing::Test {
     EXPECT_EQ(j["exit_code"], expected_exit);
     return j;
   }
-  static std::string ReadText(const std::string& path) {
-    auto b = ReadAll(path);
-    return std::string(b.begin(), b.end());
-  }
   static const json& Check(const json& report, const std::string& name) {
     for (const auto& c : report["checks"])
       if (c["name"] == name) return c;

@@ -99,6 +99,11 @@ std::string CopyStoriesModel(const std::string& dir) {
   return dir;
 }
 
+std::string ReadText(const std::string& path) {
+  std::vector<uint8_t> b = ReadAll(path);
+  return std::string(b.begin(), b.end());
+}
+
 bool DirIsEmpty(const std::filesystem::path& dir) {
   return std::filesystem::is_empty(dir);
 }

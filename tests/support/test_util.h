@@ -32,6 +32,7 @@ class TempDir {
 std::vector<uint8_t> ReadAll(const std::string& path);
 void WriteAll(const std::string& path, const std::vector<uint8_t>& bytes);
 void WriteText(const std::string& path, const std::string& text);
+std::string ReadText(const std::string& path);
 
 struct CliResult {
   int exit_code = -1;
